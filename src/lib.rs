@@ -1,0 +1,14 @@
+//! rmdeploy: deploys a self-hosted ESP RainMaker-style IoT cloud into your own AWS account.
+//!
+//! Domain modules (`profile`, `stack`, `render`, `checks`, `plan`) know nothing about the
+//! terminal; `cli`, `commands` and `output` are the command-line face.
+
+pub mod checks;
+pub mod cli;
+pub mod commands;
+pub mod output;
+pub mod plan;
+pub mod profile;
+pub mod render;
+pub mod stack;
+pub mod suggest;

@@ -1,0 +1,80 @@
+//! Profile errors: each names the file, line and column, says what is wrong and what is allowed.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+/// One problem at one place of a profile.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{file}:{line}:{column}: {message}")]
+#[diagnostic(code(rmdeploy::profile))]
+pub struct ProfileProblem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    pub source_code: NamedSource<String>,
+    #[label("here")]
+    pub span: SourceSpan,
+}
+
+/// Loading or checking a profile failed.
+#[derive(Debug, Error, Diagnostic)]
+pub enum ProfileError {
+    #[error("cannot read profile {path}: {source}")]
+    #[diagnostic(
+        code(rmdeploy::profile::read),
+        help("check the path, or name a shipped profile: {shipped}")
+    )]
+    Read {
+        path: String,
+        shipped: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("there is no shipped profile named `{name}`")]
+    #[diagnostic(
+        code(rmdeploy::profile::unknown),
+        help("shipped profiles: {shipped}; or give a path to a YAML file (`--profile ./my.yaml`)")
+    )]
+    UnknownName { name: String, shipped: String },
+
+    #[error("region `{region}` (from --region) is not a region rmdeploy knows")]
+    #[diagnostic(code(rmdeploy::profile::region))]
+    UnknownRegionFlag {
+        region: String,
+        #[help]
+        help: String,
+    },
+
+    #[error("{file} is not a valid profile: {}", summary(.problems))]
+    #[diagnostic(
+        code(rmdeploy::profile::invalid),
+        help("`rmdeploy profile schema` prints every key and what it allows")
+    )]
+    Invalid {
+        file: String,
+        #[related]
+        problems: Vec<ProfileProblem>,
+    },
+}
+
+fn summary(problems: &[ProfileProblem]) -> String {
+    match problems {
+        [one] => one.to_string(),
+        many => format!("{} problems", many.len()),
+    }
+}
+
+impl ProfileError {
+    /// The problems of an invalid profile (empty for other errors).
+    pub fn problems(&self) -> &[ProfileProblem] {
+        match self {
+            ProfileError::Invalid { problems, .. } => problems,
+            _ => &[],
+        }
+    }
+}

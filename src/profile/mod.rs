@@ -1,0 +1,297 @@
+//! Profiles: YAML files that say what to deploy. Loading, defaults and validation live here;
+//! nothing here knows about the terminal.
+
+pub mod embedded;
+pub mod error;
+pub mod locate;
+pub mod model;
+pub mod regions;
+mod validate;
+
+use std::path::Path;
+
+use miette::{NamedSource, SourceSpan};
+
+pub use error::{ProfileError, ProfileProblem};
+pub use model::*;
+
+/// A profile's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// How errors name the file: a path, or `profiles/NAME.yaml (embedded)`.
+    pub name: String,
+    pub text: String,
+    /// The shipped profile's name, when it is one.
+    pub shipped: Option<String>,
+}
+
+/// A profile with every default filled in, checked, for one region.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub profile: Profile,
+    pub source: Source,
+    pub region: String,
+    pub variant: Variant,
+    pub architecture: Architecture,
+    pub identity: IdentityProvider,
+    /// Things worth saying that do not stop a deploy.
+    pub warnings: Vec<String>,
+}
+
+/// Which profile to use: `--profile NAME|PATH`, else `global`, or `china` when the region flag
+/// is in AWS China.
+pub fn select(selection: Option<&str>, region_flag: Option<&str>) -> Result<Source, ProfileError> {
+    let shipped = || embedded::names().join(", ");
+    let name = match selection {
+        Some(sel) => sel,
+        None => match region_flag.and_then(regions::variant_of) {
+            Some(Variant::China) => embedded::DEFAULT_CHINA,
+            _ => embedded::DEFAULT_GLOBAL,
+        },
+    };
+    let looks_like_path = name.contains('/')
+        || name.contains(std::path::MAIN_SEPARATOR)
+        || name.ends_with(".yaml")
+        || name.ends_with(".yml");
+    if looks_like_path || (embedded::get(name).is_none() && Path::new(name).is_file()) {
+        let text = std::fs::read_to_string(name).map_err(|source| ProfileError::Read {
+            path: name.to_string(),
+            shipped: shipped(),
+            source,
+        })?;
+        return Ok(Source {
+            name: name.to_string(),
+            text,
+            shipped: None,
+        });
+    }
+    match embedded::get(name) {
+        Some(text) => Ok(Source {
+            name: format!("profiles/{name}.yaml (embedded)"),
+            text: text.to_string(),
+            shipped: Some(name.to_string()),
+        }),
+        None => Err(ProfileError::UnknownName {
+            name: name.to_string(),
+            shipped: shipped(),
+        }),
+    }
+}
+
+/// Load, fill in and check the selected profile for the region flag (if any).
+pub fn load(selection: Option<&str>, region_flag: Option<&str>) -> Result<Resolved, ProfileError> {
+    let source = select(selection, region_flag)?;
+    let profile = parse(&source)?;
+    resolve(profile, source, region_flag)
+}
+
+/// A problem at a key path, before its position is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub path: Vec<String>,
+    pub message: String,
+    pub help: String,
+}
+
+impl Issue {
+    pub fn new(path: &[&str], message: impl Into<String>, help: impl Into<String>) -> Self {
+        Issue {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// Parse a profile's YAML, refusing unknown keys, wrong types and empty files.
+pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
+    let blank = source
+        .text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
+    if blank {
+        return Err(invalid(
+            source,
+            vec![problem(
+                source,
+                1,
+                1,
+                0,
+                "the profile is empty".into(),
+                Some("a profile needs at least `stack_name` and `region`; start from `rmdeploy profile show > my.yaml`".into()),
+            )],
+        ));
+    }
+    serde_yaml::from_str::<Profile>(&source.text).map_err(|e| {
+        let (line, column, offset) = e
+            .location()
+            .map(|l| (l.line(), l.column(), l.index()))
+            .unwrap_or((1, 1, 0));
+        let raw = e.to_string();
+        let message = match raw.rfind(" at line ") {
+            Some(i) => raw[..i].to_string(),
+            None => raw.clone(),
+        };
+        let help = yaml_error_help(&message);
+        invalid(
+            source,
+            vec![problem(source, line, column, offset, message, Some(help))],
+        )
+    })
+}
+
+fn yaml_error_help(message: &str) -> String {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split("expected ")
+            .nth(1)
+            .unwrap_or_default()
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        if let Some(near) = crate::suggest::closest(field, expected.iter().copied()) {
+            return format!("did you mean `{near}`? Remove or rename the key");
+        }
+        return "remove or rename the key; the message lists the keys allowed here".into();
+    }
+    if message.contains("unknown variant") {
+        return "use one of the values the message lists".into();
+    }
+    if message.contains("invalid type") {
+        return "give a value of the type the message names (quote text, write numbers bare)"
+            .into();
+    }
+    if message.contains("missing field") {
+        return "add the key; `rmdeploy profile show` prints a complete profile to start from"
+            .into();
+    }
+    "the file must be YAML: a mapping of keys to values, indented with spaces".into()
+}
+
+/// Fill defaults for the region (the flag wins over the profile's own) and check every rule.
+pub fn resolve(
+    mut profile: Profile,
+    source: Source,
+    region_flag: Option<&str>,
+) -> Result<Resolved, ProfileError> {
+    let region = region_flag.unwrap_or(&profile.region).to_string();
+    let Some(variant) = regions::variant_of(&region) else {
+        let help = regions::unknown_region_help(&region);
+        if region_flag.is_some() {
+            return Err(ProfileError::UnknownRegionFlag { region, help });
+        }
+        return Err(located(
+            &source,
+            vec![Issue::new(
+                &["region"],
+                format!("region `{region}` is not a region rmdeploy knows"),
+                help,
+            )],
+        ));
+    };
+    let mut issues = Vec::new();
+    if let Some(pinned) = profile.variant {
+        if pinned != variant {
+            let from = if region_flag.is_some() {
+                "from --region"
+            } else {
+                "the profile's region"
+            };
+            issues.push(Issue::new(
+                &["variant"],
+                format!(
+                    "variant is pinned to `{}` but region `{region}` ({from}) is in the {} partition ({})",
+                    pinned.as_str(),
+                    variant.as_str(),
+                    variant.partition()
+                ),
+                format!(
+                    "use a {} region, or remove `variant` and let the region choose",
+                    pinned.as_str()
+                ),
+            ));
+        }
+    }
+    profile.region = region.clone();
+    issues.extend(validate::check(&profile, variant));
+    if !issues.is_empty() {
+        return Err(located(&source, issues));
+    }
+
+    let architecture = *profile.lambda.architecture.get_or_insert(match variant {
+        Variant::Global => Architecture::Arm64,
+        Variant::China => Architecture::X86_64,
+    });
+    let identity = *profile.identity.provider.get_or_insert(match variant {
+        Variant::Global => IdentityProvider::Cognito,
+        Variant::China => IdentityProvider::Oauth2,
+    });
+    profile.variant = Some(variant);
+    profile.dynamodb.default.fill_defaults();
+    for capacity in profile.dynamodb.tables.values_mut() {
+        capacity.fill_defaults();
+    }
+    let warnings = validate::warnings(&profile, variant, identity);
+    Ok(Resolved {
+        profile,
+        source,
+        region,
+        variant,
+        architecture,
+        identity,
+        warnings,
+    })
+}
+
+fn located(source: &Source, issues: Vec<Issue>) -> ProfileError {
+    let problems = issues
+        .into_iter()
+        .map(|issue| {
+            let path: Vec<&str> = issue.path.iter().map(String::as_str).collect();
+            let pos = locate::locate(&source.text, &path);
+            problem(
+                source,
+                pos.line,
+                pos.column,
+                pos.offset,
+                issue.message,
+                Some(issue.help),
+            )
+        })
+        .collect();
+    invalid(source, problems)
+}
+
+fn invalid(source: &Source, problems: Vec<ProfileProblem>) -> ProfileError {
+    ProfileError::Invalid {
+        file: source.name.clone(),
+        problems,
+    }
+}
+
+fn problem(
+    source: &Source,
+    line: usize,
+    column: usize,
+    offset: usize,
+    message: String,
+    help: Option<String>,
+) -> ProfileProblem {
+    let offset = offset.min(source.text.len());
+    let len = source.text[offset..]
+        .find(['\n', ' '])
+        .unwrap_or(source.text.len() - offset)
+        .max(1)
+        .min(source.text.len() - offset);
+    ProfileProblem {
+        file: source.name.clone(),
+        line,
+        column,
+        message,
+        help,
+        source_code: NamedSource::new(source.name.clone(), source.text.clone()),
+        span: SourceSpan::new(offset.into(), len),
+    }
+}

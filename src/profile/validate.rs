@@ -1,0 +1,473 @@
+//! The rules a profile must follow beyond its types: ranges, China availability, and settings
+//! that depend on each other. Each rule yields an [`Issue`] at the key it is about.
+
+use super::model::*;
+use super::Issue;
+use crate::stack::catalog::{self, TableKey, CORE};
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Unreserved concurrency Lambda always keeps.
+pub const MIN_UNRESERVED: i64 = 100;
+
+pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
+    let mut out = Vec::new();
+    stack_name(p, &mut out);
+    lambda(p, &mut out);
+    dynamodb(p, &mut out);
+    capacity(p, &mut out);
+    api(p, &mut out);
+    identity(p, variant, &mut out);
+    firmware(p, &mut out);
+    out
+}
+
+fn stack_name(p: &Profile, out: &mut Vec<Issue>) {
+    let n = &p.stack_name;
+    let ok = n.len() <= 32
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !ok {
+        out.push(Issue::new(
+            &["stack_name"],
+            format!("stack_name `{n}` is not allowed"),
+            "use a letter, then letters, digits or hyphens, 32 characters at most (for example `rainmaker`)",
+        ));
+    }
+}
+
+fn range(out: &mut Vec<Issue>, path: &[&str], value: i64, min: i64, max: i64, hint: &str) {
+    if value < min || value > max {
+        out.push(Issue::new(
+            path,
+            format!("{} is {value}; allowed: {min} to {max}", path.join(".")),
+            hint,
+        ));
+    }
+}
+
+fn positive(out: &mut Vec<Issue>, path: &[&str], value: i64, hint: &str) {
+    if value < 1 {
+        out.push(Issue::new(
+            path,
+            format!(
+                "{} is {value}; it must be a whole number of at least 1",
+                path.join(".")
+            ),
+            hint,
+        ));
+    }
+}
+
+fn lambda(p: &Profile, out: &mut Vec<Issue>) {
+    let l = &p.lambda;
+    range(
+        out,
+        &["lambda", "concurrency_target"],
+        l.concurrency_target,
+        1,
+        100_000,
+        "set the account concurrency you plan for; ESP RainMaker recommends 1000",
+    );
+    range(
+        out,
+        &["lambda", "memory_mb"],
+        l.memory_mb,
+        128,
+        10_240,
+        "Lambda memory is 128 to 10240 MB; 256 suits the bundled functions",
+    );
+    range(
+        out,
+        &["lambda", "timeout_seconds"],
+        l.timeout_seconds,
+        1,
+        900,
+        "Lambda timeouts are 1 to 900 seconds; 30 suits the bundled functions",
+    );
+    if !RETENTION_DAYS.contains(&l.log_retention_days) {
+        let allowed: Vec<String> = RETENTION_DAYS.iter().map(i64::to_string).collect();
+        out.push(Issue::new(
+            &["lambda", "log_retention_days"],
+            format!(
+                "lambda.log_retention_days is {}; CloudWatch Logs allows only {}",
+                l.log_retention_days,
+                allowed.join(", ")
+            ),
+            "pick the nearest allowed value, for example 30",
+        ));
+    }
+    let mut reserved = 0;
+    for (key, n) in &l.reserved_concurrency {
+        let spec = catalog::function(*key);
+        let name = serde_yaml::to_string(key).unwrap_or_default();
+        let name = name.trim();
+        positive(
+            out,
+            &["lambda", "reserved_concurrency", name],
+            *n,
+            "reserve at least 1, or remove the entry to share the account's unreserved pool",
+        );
+        reserved += n.max(&0);
+        if !function_deployed(p, spec.feature) {
+            out.push(Issue::new(
+                &["lambda", "reserved_concurrency", name],
+                format!("function `{name}` is not part of this stack"),
+                format!("turn on `{}` or remove this entry", spec.feature),
+            ));
+        }
+    }
+    if reserved > 0 && reserved + MIN_UNRESERVED > l.concurrency_target {
+        out.push(Issue::new(
+            &["lambda", "reserved_concurrency"],
+            format!(
+                "reserved concurrency adds up to {reserved}, which leaves less than {MIN_UNRESERVED} of lambda.concurrency_target ({}) unreserved",
+                l.concurrency_target
+            ),
+            format!(
+                "lower the reservations or raise lambda.concurrency_target to at least {}",
+                reserved + MIN_UNRESERVED
+            ),
+        ));
+    }
+}
+
+/// Whether a function produced by `feature` is in this profile's stack.
+fn function_deployed(p: &Profile, feature: &str) -> bool {
+    match feature {
+        CORE => true,
+        "identity_oauth2" => p.identity.provider == Some(IdentityProvider::Oauth2),
+        toggle => p.features.get(toggle).unwrap_or(false),
+    }
+}
+
+fn dynamodb(p: &Profile, out: &mut Vec<Issue>) {
+    table_capacity(&p.dynamodb.default, &["dynamodb", "default"], out);
+    for (key, cap) in &p.dynamodb.tables {
+        let spec = catalog::table(*key);
+        table_capacity(cap, &["dynamodb", "tables", spec.name], out);
+        if spec.feature != CORE && !p.features.get(spec.feature).unwrap_or(false) {
+            out.push(Issue::new(
+                &["dynamodb", "tables", spec.name],
+                format!("table `{}` is not part of this stack", spec.name),
+                format!("turn on features.{} or remove this entry", spec.feature),
+            ));
+        }
+    }
+    let _ = TableKey::Nodes;
+}
+
+fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
+    let path = |key: &'static str| -> Vec<&str> {
+        let mut v = at.to_vec();
+        v.push(key);
+        v
+    };
+    let units_hint =
+        "capacity units are whole numbers of at least 1; ESP RainMaker's default is 40000";
+    let set = [
+        ("read_units", c.read_units),
+        ("write_units", c.write_units),
+        ("min_read_units", c.min_read_units),
+        ("min_write_units", c.min_write_units),
+    ];
+    for (key, value) in set {
+        if let Some(v) = value {
+            positive(out, &path(key), v, units_hint);
+        }
+    }
+    let unused: &[&str] = match c.mode {
+        CapacityMode::OnDemand => &[
+            "read_units",
+            "write_units",
+            "min_read_units",
+            "min_write_units",
+            "target_utilization",
+        ],
+        CapacityMode::Provisioned => &["min_read_units", "min_write_units", "target_utilization"],
+        CapacityMode::AutoScaling => &[],
+    };
+    for key in unused {
+        let given = match *key {
+            "read_units" => c.read_units.is_some(),
+            "write_units" => c.write_units.is_some(),
+            "min_read_units" => c.min_read_units.is_some(),
+            "min_write_units" => c.min_write_units.is_some(),
+            _ => c.target_utilization.is_some(),
+        };
+        if given {
+            out.push(Issue::new(
+                &path(key),
+                format!("{key} has no effect with mode {}", c.mode.as_str()),
+                "remove it, or choose the mode that uses it (provisioned: read_units, write_units; auto_scaling: also min_*_units, target_utilization)",
+            ));
+        }
+    }
+    if c.mode == CapacityMode::AutoScaling {
+        let pairs = [
+            ("min_read_units", c.min_read_units, c.read_units),
+            ("min_write_units", c.min_write_units, c.write_units),
+        ];
+        for (key, min, max) in pairs {
+            let (min, max) = (
+                min.unwrap_or(DEFAULT_MIN_UNITS),
+                max.unwrap_or(DEFAULT_TABLE_UNITS),
+            );
+            if min > max {
+                out.push(Issue::new(
+                    &path(key),
+                    format!("{key} is {min}, above the maximum {max}"),
+                    "with auto_scaling, read_units and write_units are the maximums: keep each minimum at or below them",
+                ));
+            }
+        }
+        if let Some(t) = c.target_utilization {
+            range(
+                out,
+                &path("target_utilization"),
+                t,
+                20,
+                90,
+                "DynamoDB auto scaling targets 20 to 90 percent; 70 is usual",
+            );
+        }
+    }
+}
+
+fn capacity(p: &Profile, out: &mut Vec<Issue>) {
+    let c = &p.capacity;
+    positive(
+        out,
+        &["capacity", "devices"],
+        c.devices,
+        "the number of devices you expect online at once",
+    );
+    positive(
+        out,
+        &["capacity", "messages_per_device_per_day"],
+        c.messages_per_device_per_day,
+        "MQTT messages each device publishes per day, for example 1440 (one a minute)",
+    );
+    if !(c.peak_factor.is_finite() && c.peak_factor >= 1.0) {
+        out.push(Issue::new(
+            &["capacity", "peak_factor"],
+            format!(
+                "capacity.peak_factor is {}; it must be at least 1",
+                c.peak_factor
+            ),
+            "the peak rate over the daily average, for example 3",
+        ));
+    }
+}
+
+fn api(p: &Profile, out: &mut Vec<Issue>) {
+    let a = &p.api;
+    let stage_ok = !a.stage_name.is_empty()
+        && a.stage_name.len() <= 128
+        && a.stage_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !stage_ok {
+        out.push(Issue::new(
+            &["api", "stage_name"],
+            format!("api.stage_name `{}` is not allowed", a.stage_name),
+            "use letters, digits, hyphens and underscores, for example `live`",
+        ));
+    }
+    positive(
+        out,
+        &["api", "rate_limit"],
+        a.rate_limit,
+        "requests per second, for example 1000",
+    );
+    positive(
+        out,
+        &["api", "burst_limit"],
+        a.burst_limit,
+        "a burst of requests, for example 2000",
+    );
+}
+
+fn identity(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
+    let id = &p.identity;
+    if variant == Variant::China {
+        if id.provider == Some(IdentityProvider::Cognito) {
+            out.push(Issue::new(
+                &["identity", "provider"],
+                "Cognito user pools are not available in AWS China",
+                "use `provider: oauth2` with identity.oauth2.issuer and audience (OAuth2 is mandatory in China)",
+            ));
+        }
+        if id.email {
+            out.push(Issue::new(
+                &["identity", "email"],
+                "Amazon SES email is not available in AWS China",
+                "turn email off and send mail through your OAuth2 provider or a local email service",
+            ));
+        }
+        if id.sms_otp {
+            out.push(Issue::new(
+                &["identity", "sms_otp"],
+                "SMS one-time passwords through Amazon SNS are not available in AWS China",
+                "turn sms_otp off and use a local SMS gateway through your OAuth2 provider",
+            ));
+        }
+        if p.features.push_notifications {
+            out.push(Issue::new(
+                &["features", "push_notifications"],
+                "SNS mobile push is not available in AWS China",
+                "turn push_notifications off and deliver alerts with `features.webhooks`",
+            ));
+        }
+    }
+    let provider = id.provider.unwrap_or(match variant {
+        Variant::Global => IdentityProvider::Cognito,
+        Variant::China => IdentityProvider::Oauth2,
+    });
+    if provider == IdentityProvider::Oauth2 {
+        match &id.oauth2 {
+            None => out.push(Issue::new(
+                &["identity"],
+                "the identity provider is oauth2 but identity.oauth2 is missing",
+                "add identity.oauth2 with `issuer: https://...` and `audience: ...` (your OIDC provider's values)",
+            )),
+            Some(o) => {
+                https_url(out, &["identity", "oauth2", "issuer"], &o.issuer);
+                if o.audience.trim().is_empty() {
+                    out.push(Issue::new(
+                        &["identity", "oauth2", "audience"],
+                        "identity.oauth2.audience is empty",
+                        "give the audience (`aud` claim) your issuer puts in tokens for this API",
+                    ));
+                }
+                if let Some(j) = &o.jwks_uri {
+                    https_url(out, &["identity", "oauth2", "jwks_uri"], j);
+                }
+            }
+        }
+    }
+    if provider != IdentityProvider::Cognito {
+        for (key, on) in [("email", id.email), ("sms_otp", id.sms_otp)] {
+            if on && variant == Variant::Global {
+                out.push(Issue::new(
+                    &["identity", key],
+                    format!("identity.{key} is sent by the Cognito user pool, but the provider is oauth2"),
+                    format!("use `provider: cognito`, or turn {key} off and let your OAuth2 provider handle it"),
+                ));
+            }
+        }
+    }
+    if id.email && variant == Variant::Global {
+        match &id.email_from {
+            None => out.push(Issue::new(
+                &["identity", "email"],
+                "identity.email is on but identity.email_from is missing",
+                "add `email_from: no-reply@your-domain` (an address SES may send from)",
+            )),
+            Some(addr) if !looks_like_email(addr) => out.push(Issue::new(
+                &["identity", "email_from"],
+                format!("identity.email_from `{addr}` is not an email address"),
+                "write an address such as no-reply@example.com",
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let mut parts = s.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+}
+
+fn https_url(out: &mut Vec<Issue>, path: &[&str], url: &str) {
+    let ok = url.strip_prefix("https://").is_some_and(|rest| {
+        !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace)
+    });
+    if !ok {
+        out.push(Issue::new(
+            path,
+            format!("{} `{url}` is not an https URL", path.join(".")),
+            "write the full URL, starting with https://",
+        ));
+    }
+}
+
+fn firmware(p: &Profile, out: &mut Vec<Issue>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, image) in p.firmware.images.iter().enumerate() {
+        let _ = i;
+        if image.name.trim().is_empty() {
+            out.push(Issue::new(
+                &["firmware", "images"],
+                "a firmware image has an empty name",
+                "name an image of the device-fw/ manifest",
+            ));
+        } else if !seen.insert(image.name.as_str()) {
+            out.push(Issue::new(
+                &["firmware", "images"],
+                format!("firmware image `{}` is listed twice", image.name),
+                "list each image once",
+            ));
+        }
+        for (key, v) in [
+            ("max_parallel_per_network", image.max_parallel_per_network),
+            ("max_per_minute", image.max_per_minute),
+        ] {
+            if let Some(v) = v {
+                positive(
+                    out,
+                    &["firmware", "images", key],
+                    v,
+                    "rollout limits are whole numbers of at least 1",
+                );
+            }
+        }
+    }
+}
+
+/// Things worth telling that do not stop a deploy.
+pub fn warnings(p: &Profile, variant: Variant, identity: IdentityProvider) -> Vec<String> {
+    let mut w = Vec::new();
+    if identity == IdentityProvider::Oauth2 {
+        if let Some(o) = &p.identity.oauth2 {
+            let host = o
+                .issuer
+                .trim_start_matches("https://")
+                .split('/')
+                .next()
+                .unwrap_or("");
+            let example = host
+                .split('.')
+                .any(|label| label == "example" || label == "invalid");
+            if example {
+                w.push(format!(
+                    "identity.oauth2.issuer `{}` is a placeholder: set your own OIDC issuer and audience before `apply`",
+                    o.issuer
+                ));
+            }
+        }
+    }
+    if p.lambda.timeout_seconds > 29 {
+        w.push(format!(
+            "lambda.timeout_seconds is {}; API Gateway ends requests after 29 s, so API functions are given 29",
+            p.lambda.timeout_seconds
+        ));
+    }
+    if p.features.logging_levels {
+        w.push(
+            "features.logging_levels sets AWS IoT Core logging for the whole account and region"
+                .into(),
+        );
+    }
+    if variant == Variant::China {
+        w.push("AWS China: API Gateway APIs that are not IAM-authenticated, and custom domains, need an ICP recordal before they serve traffic; the user API here uses an OAuth2 authorizer, so file one for this account".into());
+    }
+    w
+}

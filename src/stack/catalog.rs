@@ -1,0 +1,533 @@
+//! What the stack is made of: the DynamoDB tables, the bundled functions and the IoT topic rules
+//! of the ESP RainMaker node-to-cloud contract. The templates loop over these; the feature that
+//! produces each item lives here, in one place.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The producer of resources that are always there.
+pub const CORE: &str = "core";
+
+/// A DynamoDB table of the stack.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKey {
+    Nodes,
+    NodeParams,
+    UserNodes,
+    MappingRequests,
+    OtaJobs,
+    Timeseries,
+    MessageTemplates,
+    Webhooks,
+    Users,
+}
+
+/// A bundled Lambda function of the stack.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionKey {
+    NodeConfig,
+    Params,
+    NodeAlert,
+    UserMapping,
+    OtaFetch,
+    OtaStatus,
+    TsIngest,
+    CmdResp,
+    Api,
+    Authorizer,
+    WebhookDispatch,
+    Voice,
+    Passthrough,
+    UserAdmin,
+}
+
+pub struct TableSpec {
+    pub key: TableKey,
+    pub name: &'static str,
+    pub logical_id: &'static str,
+    pub feature: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
+    /// Attribute holding an epoch-seconds expiry, when items expire.
+    pub ttl_attribute: Option<&'static str>,
+    /// A global secondary index (name, hash key, range key).
+    pub index: Option<(&'static str, &'static str, &'static str)>,
+}
+
+pub const TABLES: &[TableSpec] = &[
+    TableSpec {
+        key: TableKey::Nodes,
+        name: "nodes",
+        logical_id: "NodesTable",
+        feature: CORE,
+        hash_key: "node_id",
+        range_key: None,
+        ttl_attribute: None,
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::NodeParams,
+        name: "node_params",
+        logical_id: "NodeParamsTable",
+        feature: CORE,
+        hash_key: "node_id",
+        range_key: Some("sk"),
+        ttl_attribute: Some("expires_at"),
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::UserNodes,
+        name: "user_nodes",
+        logical_id: "UserNodesTable",
+        feature: CORE,
+        hash_key: "user_id",
+        range_key: Some("node_id"),
+        ttl_attribute: None,
+        index: Some(("by_node", "node_id", "user_id")),
+    },
+    TableSpec {
+        key: TableKey::MappingRequests,
+        name: "mapping_requests",
+        logical_id: "MappingRequestsTable",
+        feature: CORE,
+        hash_key: "request_id",
+        range_key: None,
+        ttl_attribute: Some("expires_at"),
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::OtaJobs,
+        name: "ota_jobs",
+        logical_id: "OtaJobsTable",
+        feature: CORE,
+        hash_key: "job_id",
+        range_key: Some("sk"),
+        ttl_attribute: None,
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::Timeseries,
+        name: "timeseries",
+        logical_id: "TimeseriesTable",
+        feature: CORE,
+        hash_key: "node_id",
+        range_key: Some("ts"),
+        ttl_attribute: Some("expires_at"),
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::MessageTemplates,
+        name: "message_templates",
+        logical_id: "MessageTemplatesTable",
+        feature: "message_templates",
+        hash_key: "template_id",
+        range_key: None,
+        ttl_attribute: None,
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::Webhooks,
+        name: "webhooks",
+        logical_id: "WebhooksTable",
+        feature: "webhooks",
+        hash_key: "user_id",
+        range_key: Some("webhook_id"),
+        ttl_attribute: None,
+        index: None,
+    },
+    TableSpec {
+        key: TableKey::Users,
+        name: "users",
+        logical_id: "UsersTable",
+        feature: "internal_user_management",
+        hash_key: "user_id",
+        range_key: None,
+        ttl_attribute: None,
+        index: None,
+    },
+];
+
+/// How a function is invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// By IoT topic rules, asynchronously.
+    IotRule,
+    /// By API Gateway, synchronously, as a proxy integration.
+    Api,
+    /// By API Gateway as a TOKEN authorizer.
+    Authorizer,
+    /// By an SQS event source mapping.
+    Queue,
+}
+
+/// Table access a function needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+pub struct FunctionSpec {
+    pub key: FunctionKey,
+    /// Name suffix after the stack name, and the name `lambdas/` builds it under.
+    pub name: &'static str,
+    /// Logical id prefix: `<prefix>Function`, `<prefix>Role`, `<prefix>LogGroup`, `<prefix>CodeKey`.
+    pub prefix: &'static str,
+    /// The feature that adds it; identity functions name the identity setting.
+    pub feature: &'static str,
+    pub trigger: Trigger,
+    pub description: &'static str,
+    pub tables: &'static [(TableKey, Access)],
+    /// Topic suffixes under `node/<node_id>/` it publishes to.
+    pub publishes: &'static [&'static str],
+    /// Reads firmware objects (to presign OTA URLs).
+    pub reads_firmware: bool,
+}
+
+use Access::{Read, ReadWrite};
+
+pub const FUNCTIONS: &[FunctionSpec] = &[
+    FunctionSpec {
+        key: FunctionKey::NodeConfig,
+        name: "node-config",
+        prefix: "NodeConfig",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Stores a node's configuration (esp_node_config)",
+        tables: &[(TableKey::Nodes, ReadWrite)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::Params,
+        name: "params",
+        prefix: "Params",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description:
+            "Stores reported and initial parameter values (esp_set_params, esp_init_params)",
+        tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::NodeAlert,
+        name: "node-alert",
+        prefix: "NodeAlert",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Routes node alerts to push notifications and webhooks (esp_node_alert)",
+        tables: &[(TableKey::UserNodes, Read)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::UserMapping,
+        name: "user-mapping",
+        prefix: "UserMapping",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Confirms user-node mappings from the device side (esp_user_node_mapping)",
+        tables: &[
+            (TableKey::UserNodes, ReadWrite),
+            (TableKey::MappingRequests, ReadWrite),
+        ],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::OtaFetch,
+        name: "ota-fetch",
+        prefix: "OtaFetch",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Answers OTA fetch requests with a presigned firmware URL (esp_node_otafetch)",
+        tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
+        publishes: &["otaurl"],
+        reads_firmware: true,
+    },
+    FunctionSpec {
+        key: FunctionKey::OtaStatus,
+        name: "ota-status",
+        prefix: "OtaStatus",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Records OTA status reports and enforces rollout limits (esp_node_otastatus)",
+        tables: &[(TableKey::OtaJobs, ReadWrite)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::TsIngest,
+        name: "ts-ingest",
+        prefix: "TsIngest",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Stores time-series data (esp_ts_ingest)",
+        tables: &[(TableKey::Timeseries, ReadWrite)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::CmdResp,
+        name: "cmd-resp",
+        prefix: "CmdResp",
+        feature: CORE,
+        trigger: Trigger::IotRule,
+        description: "Stores command responses from nodes (esp_cmd_resp)",
+        tables: &[(TableKey::NodeParams, ReadWrite)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::Api,
+        name: "api",
+        prefix: "Api",
+        feature: CORE,
+        trigger: Trigger::Api,
+        description: "User REST API (ESP RainMaker v1 paths)",
+        tables: &[
+            (TableKey::Nodes, Read),
+            (TableKey::NodeParams, Read),
+            (TableKey::UserNodes, ReadWrite),
+            (TableKey::MappingRequests, ReadWrite),
+            (TableKey::OtaJobs, ReadWrite),
+        ],
+        publishes: &["params/remote", "to-node"],
+        reads_firmware: true,
+    },
+    FunctionSpec {
+        key: FunctionKey::Authorizer,
+        name: "authorizer",
+        prefix: "Authorizer",
+        feature: "identity_oauth2",
+        trigger: Trigger::Authorizer,
+        description: "Verifies OAuth2 / OIDC JWTs against the issuer's JWKS",
+        tables: &[],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::WebhookDispatch,
+        name: "webhook-dispatch",
+        prefix: "WebhookDispatch",
+        feature: "webhooks",
+        trigger: Trigger::Queue,
+        description: "Delivers node alerts to subscribed webhooks",
+        tables: &[(TableKey::Webhooks, Read)],
+        publishes: &[],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::Voice,
+        name: "voice",
+        prefix: "Voice",
+        feature: "voice_assistants",
+        trigger: Trigger::Api,
+        description: "Voice assistant fulfilment (Alexa / Google Home)",
+        tables: &[
+            (TableKey::UserNodes, Read),
+            (TableKey::Nodes, Read),
+            (TableKey::NodeParams, Read),
+        ],
+        publishes: &["params/remote"],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::Passthrough,
+        name: "passthrough",
+        prefix: "Passthrough",
+        feature: "api_passthrough",
+        trigger: Trigger::Api,
+        description: "API passthrough to the owner's service",
+        tables: &[(TableKey::UserNodes, Read)],
+        publishes: &["to-node"],
+        reads_firmware: false,
+    },
+    FunctionSpec {
+        key: FunctionKey::UserAdmin,
+        name: "user-admin",
+        prefix: "UserAdmin",
+        feature: "internal_user_management",
+        trigger: Trigger::Api,
+        description: "Admin API for internal user management",
+        tables: &[
+            (TableKey::Users, ReadWrite),
+            (TableKey::UserNodes, ReadWrite),
+        ],
+        publishes: &[],
+        reads_firmware: false,
+    },
+];
+
+/// An IoT topic rule of the ESP RainMaker node-to-cloud contract.
+pub struct RuleSpec {
+    /// The rule name; devices use it in basic ingest topics (`$aws/rules/<name>/...`).
+    pub name: &'static str,
+    /// Topic suffix after `node/<node_id>/`.
+    pub suffix: &'static str,
+    pub function: FunctionKey,
+    pub logical_id: &'static str,
+}
+
+pub const RULES: &[RuleSpec] = &[
+    RuleSpec {
+        name: "esp_node_config",
+        suffix: "config",
+        function: FunctionKey::NodeConfig,
+        logical_id: "NodeConfigRule",
+    },
+    RuleSpec {
+        name: "esp_set_params",
+        suffix: "params/local",
+        function: FunctionKey::Params,
+        logical_id: "SetParamsRule",
+    },
+    RuleSpec {
+        name: "esp_init_params",
+        suffix: "params/local/init",
+        function: FunctionKey::Params,
+        logical_id: "InitParamsRule",
+    },
+    RuleSpec {
+        name: "esp_node_alert",
+        suffix: "alert",
+        function: FunctionKey::NodeAlert,
+        logical_id: "NodeAlertRule",
+    },
+    RuleSpec {
+        name: "esp_user_node_mapping",
+        suffix: "user/mapping",
+        function: FunctionKey::UserMapping,
+        logical_id: "UserNodeMappingRule",
+    },
+    RuleSpec {
+        name: "esp_node_otafetch",
+        suffix: "otafetch",
+        function: FunctionKey::OtaFetch,
+        logical_id: "OtaFetchRule",
+    },
+    RuleSpec {
+        name: "esp_node_otastatus",
+        suffix: "otastatus",
+        function: FunctionKey::OtaStatus,
+        logical_id: "OtaStatusRule",
+    },
+    RuleSpec {
+        name: "esp_ts_ingest",
+        suffix: "tsdata",
+        function: FunctionKey::TsIngest,
+        logical_id: "TsIngestRule",
+    },
+    RuleSpec {
+        name: "esp_cmd_resp",
+        suffix: "from-node",
+        function: FunctionKey::CmdResp,
+        logical_id: "CmdRespRule",
+    },
+];
+
+/// Topic suffixes the cloud publishes to a node.
+pub const CLOUD_TO_NODE: &[&str] = &["params/remote", "otaurl", "to-node"];
+
+pub fn table(key: TableKey) -> &'static TableSpec {
+    TABLES
+        .iter()
+        .find(|t| t.key == key)
+        .expect("every table key has a spec")
+}
+
+pub fn function(key: FunctionKey) -> &'static FunctionSpec {
+    FUNCTIONS
+        .iter()
+        .find(|f| f.key == key)
+        .expect("every function key has a spec")
+}
+
+/// A route of the user REST API, under `/v1/`.
+pub struct RouteSpec {
+    pub path: &'static str,
+    pub method: &'static str,
+    pub function: FunctionKey,
+    /// Requires a signed-in user (the authorizer); sign-up and login do not.
+    pub authorized: bool,
+    pub feature: &'static str,
+}
+
+const fn route(
+    path: &'static str,
+    method: &'static str,
+    function: FunctionKey,
+    authorized: bool,
+    feature: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        path,
+        method,
+        function,
+        authorized,
+        feature,
+    }
+}
+
+/// The routes, following the ESP RainMaker v1 REST API where it has one.
+pub const ROUTES: &[RouteSpec] = &[
+    route("user2", "POST", FunctionKey::Api, false, "identity_cognito"),
+    route(
+        "login2",
+        "POST",
+        FunctionKey::Api,
+        false,
+        "identity_cognito",
+    ),
+    route("user/nodes", "GET", FunctionKey::Api, true, CORE),
+    route("user/nodes/status", "GET", FunctionKey::Api, true, CORE),
+    route("user/nodes/config", "GET", FunctionKey::Api, true, CORE),
+    route("user/nodes/params", "GET", FunctionKey::Api, true, CORE),
+    route("user/nodes/params", "PUT", FunctionKey::Api, true, CORE),
+    route("user/nodes/mapping", "GET", FunctionKey::Api, true, CORE),
+    route("user/nodes/mapping", "PUT", FunctionKey::Api, true, CORE),
+    route("admin/otajobs", "GET", FunctionKey::Api, true, CORE),
+    route("admin/otajobs", "POST", FunctionKey::Api, true, CORE),
+    route(
+        "admin/users",
+        "GET",
+        FunctionKey::UserAdmin,
+        true,
+        "internal_user_management",
+    ),
+    route(
+        "admin/users",
+        "POST",
+        FunctionKey::UserAdmin,
+        true,
+        "internal_user_management",
+    ),
+    route(
+        "admin/users",
+        "DELETE",
+        FunctionKey::UserAdmin,
+        true,
+        "internal_user_management",
+    ),
+    route(
+        "voice",
+        "POST",
+        FunctionKey::Voice,
+        true,
+        "voice_assistants",
+    ),
+    route(
+        "passthrough/{proxy+}",
+        "ANY",
+        FunctionKey::Passthrough,
+        true,
+        "api_passthrough",
+    ),
+];
