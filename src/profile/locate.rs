@@ -12,15 +12,19 @@ pub struct Position {
     pub offset: usize,
 }
 
-/// A node of the source: where it starts and, for a mapping, its keys and values.
+/// A node of the source: where it starts, where its key stands (in a mapping), and its children.
 struct Node {
     pos: Position,
+    key_pos: Option<Position>,
+    scalar: bool,
     entries: Vec<(String, Node)>,
+    items: Vec<Node>,
 }
 
-/// The position of the value at `path` (keys of nested mappings). When the path is not in the
-/// source (a default was used), the position of its deepest ancestor that is; the start of the
-/// file when none is.
+/// The position of the value at `path`: keys of nested mappings, or indexes (`"1"`) of
+/// sequences. A scalar is pointed at itself, a mapping or sequence at its key. When the path is
+/// not in the source (a default was used), the position of its deepest ancestor that is; the
+/// start of the file when none is.
 pub fn locate(source: &str, path: &[&str]) -> Position {
     let start = Position {
         line: 1,
@@ -33,9 +37,17 @@ pub fn locate(source: &str, path: &[&str]) -> Position {
     let mut node = &root;
     let mut found = if path.is_empty() { root.pos } else { start };
     for key in path {
-        match node.entries.iter().find(|(k, _)| k == key) {
-            Some((_, child)) => {
-                found = child.pos;
+        let child = match key.parse::<usize>() {
+            Ok(i) if !node.items.is_empty() => node.items.get(i),
+            _ => node.entries.iter().find(|(k, _)| k == key).map(|(_, c)| c),
+        };
+        match child {
+            Some(child) => {
+                found = if child.scalar {
+                    child.pos
+                } else {
+                    child.key_pos.unwrap_or(child.pos)
+                };
                 node = child;
             }
             None => break,
@@ -66,7 +78,9 @@ fn node(
     source: &str,
 ) -> Option<Node> {
     let pos = position(source, mark);
+    let scalar = matches!(event, Event::Scalar(..));
     let mut entries = Vec::new();
+    let mut items = Vec::new();
     match event {
         Event::MappingStart(..) => loop {
             let (key, key_mark) = parser.next_token().ok()?;
@@ -76,20 +90,28 @@ fn node(
                 _ => String::new(),
             };
             // A complex key is read and ignored.
-            node(parser, key, key_mark, source)?;
+            let key_node = node(parser, key, key_mark, source)?;
             let (value, value_mark) = parser.next_token().ok()?;
-            entries.push((key_text, node(parser, value, value_mark, source)?));
+            let mut value = node(parser, value, value_mark, source)?;
+            value.key_pos = Some(key_node.pos);
+            entries.push((key_text, value));
         },
         Event::SequenceStart(..) => loop {
             let (item, item_mark) = parser.next_token().ok()?;
             if matches!(item, Event::SequenceEnd) {
                 break;
             }
-            node(parser, item, item_mark, source)?;
+            items.push(node(parser, item, item_mark, source)?);
         },
         _ => {}
     }
-    Some(Node { pos, entries })
+    Some(Node {
+        pos,
+        key_pos: None,
+        scalar,
+        entries,
+        items,
+    })
 }
 
 fn position(source: &str, mark: Marker) -> Position {
@@ -121,17 +143,25 @@ mod tests {
         assert_eq!(at(&["lambda", "concurrency_target"]), (5, 23));
         assert_eq!(at(&["identity", "provider"]), (7, 13));
         assert_eq!(at(&["identity", "oauth2", "issuer"]), (9, 13));
-        assert_eq!(at(&["lambda"]), (4, 3));
+        assert_eq!(at(&["lambda"]), (3, 1));
+        assert_eq!(at(&["identity", "oauth2"]), (8, 3));
+    }
+
+    #[test]
+    fn sequence_items_are_found_by_index() {
+        let src = "images:\n  - name: a\n  - name: b\n";
+        let p = locate(src, &["images", "1", "name"]);
+        assert_eq!((p.line, p.column), (3, 11));
     }
 
     #[test]
     fn missing_keys_fall_back_to_the_nearest_ancestor() {
-        assert_eq!(at(&["lambda", "architecture"]), (4, 3));
+        assert_eq!(at(&["lambda", "architecture"]), (3, 1));
         assert_eq!(at(&["dynamodb", "default"]), (1, 1));
     }
 
     #[test]
     fn keys_of_other_branches_do_not_match() {
-        assert_eq!(at(&["lambda", "issuer"]), (4, 3));
+        assert_eq!(at(&["lambda", "issuer"]), (3, 1));
     }
 }

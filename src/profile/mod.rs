@@ -127,17 +127,29 @@ pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
             .location()
             .map(|l| (l.line(), l.column(), l.index()))
             .unwrap_or((1, 1, 0));
-        let raw = e.to_string();
-        let message = match raw.rfind(" at line ") {
-            Some(i) => raw[..i].to_string(),
-            None => raw.clone(),
-        };
+        let message = strip_locations(&e.to_string());
         let help = yaml_error_help(&message);
         invalid(
             source,
             vec![problem(source, line, column, offset, message, Some(help))],
         )
     })
+}
+
+/// serde_yaml appends "at line N column M" (sometimes twice); the problem line names the place.
+fn strip_locations(raw: &str) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " at line ".len()..];
+        let skip = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == ' ' || "column".contains(c)))
+            .unwrap_or(tail.len());
+        rest = &tail[skip..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn yaml_error_help(message: &str) -> String {
@@ -158,6 +170,10 @@ fn yaml_error_help(message: &str) -> String {
     }
     if message.contains("unknown variant") {
         return "use one of the values the message lists".into();
+    }
+    if message.contains("expected struct Profile") {
+        return "a profile is a YAML mapping of keys (stack_name, region, lambda, ...) to values"
+            .into();
     }
     if message.contains("invalid type") {
         return "give a value of the type the message names (quote text, write numbers bare)"

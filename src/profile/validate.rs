@@ -3,7 +3,7 @@
 
 use super::model::*;
 use super::Issue;
-use crate::stack::catalog::{self, TableKey, CORE};
+use crate::stack::catalog::{self, CORE};
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const RETENTION_DAYS: &[i64] = &[
@@ -158,7 +158,6 @@ fn dynamodb(p: &Profile, out: &mut Vec<Issue>) {
             ));
         }
     }
-    let _ = TableKey::Nodes;
 }
 
 fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
@@ -402,16 +401,18 @@ fn https_url(out: &mut Vec<Issue>, path: &[&str], url: &str) {
 fn firmware(p: &Profile, out: &mut Vec<Issue>) {
     let mut seen = std::collections::BTreeSet::new();
     for (i, image) in p.firmware.images.iter().enumerate() {
-        let _ = i;
+        let index = i.to_string();
+        let at =
+            |key: &'static str| -> Vec<&str> { vec!["firmware", "images", index.as_str(), key] };
         if image.name.trim().is_empty() {
             out.push(Issue::new(
-                &["firmware", "images"],
+                &at("name"),
                 "a firmware image has an empty name",
                 "name an image of the device-fw/ manifest",
             ));
         } else if !seen.insert(image.name.as_str()) {
             out.push(Issue::new(
-                &["firmware", "images"],
+                &at("name"),
                 format!("firmware image `{}` is listed twice", image.name),
                 "list each image once",
             ));

@@ -1,0 +1,178 @@
+//! Table test: every kind of bad profile is refused with a message that names the file, line and
+//! column and says what is allowed.
+
+use rmdeploy::profile::{self, ProfileError, Source};
+
+const HEAD: &str = "stack_name: demo\nregion: us-east-1\n";
+const CHINA: &str = "stack_name: demo\nregion: cn-north-1\n";
+const OIDC: &str = "  oauth2:\n    issuer: https://login.corp.example.org\n    audience: api\n";
+
+struct Case {
+    name: &'static str,
+    yaml: String,
+    region_flag: Option<&'static str>,
+    /// Expected line and column of the first problem.
+    at: (usize, usize),
+    /// Text the message must hold.
+    message: &'static str,
+    /// Text the help must hold.
+    help: &'static str,
+}
+
+fn case(
+    name: &'static str,
+    yaml: impl Into<String>,
+    at: (usize, usize),
+    message: &'static str,
+    help: &'static str,
+) -> Case {
+    Case {
+        name,
+        yaml: yaml.into(),
+        region_flag: None,
+        at,
+        message,
+        help,
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        case("unknown top-level key", format!("{HEAD}regoin: eu-west-1\n"), (3, 1), "unknown field `regoin`", "did you mean `region`?"),
+        case("unknown nested key", format!("{HEAD}lambda:\n  memroy_mb: 512\n"), (4, 3), "lambda: unknown field `memroy_mb`", "did you mean `memory_mb`?"),
+        case("wrong type", format!("{HEAD}lambda:\n  memory_mb: lots\n"), (4, 14), "lambda.memory_mb: invalid type: string \"lots\", expected i64", "give a value of the type"),
+        case("wrong enum value", format!("{HEAD}lambda:\n  architecture: riscv\n"), (4, 17), "unknown variant `riscv`, expected `arm64` or `x86_64`", "one of the values"),
+        case("empty file", "", (1, 1), "the profile is empty", "stack_name"),
+        case("only comments", "# nothing here\n\n", (1, 1), "the profile is empty", "rmdeploy profile show"),
+        case("not YAML", "stack_name: demo\n\tregion: us-east-1\n", (2, 1), "found a tab character that violates indentation, while scanning a plain scalar", "must be YAML"),
+        case("not a mapping", "- a\n- b\n", (1, 1), "expected struct Profile", "mapping of keys"),
+        case("missing stack name", "region: us-east-1\n", (1, 1), "missing field `stack_name`", "add the key"),
+        case("concurrency zero", format!("{HEAD}lambda:\n  concurrency_target: 0\n"), (4, 23), "lambda.concurrency_target is 0; allowed: 1 to 100000", "1000"),
+        case("concurrency above 100,000", format!("{HEAD}lambda:\n  concurrency_target: 100001\n"), (4, 23), "is 100001; allowed: 1 to 100000", "1000"),
+        case("memory too small", format!("{HEAD}lambda:\n  memory_mb: 64\n"), (4, 14), "lambda.memory_mb is 64; allowed: 128 to 10240", "MB"),
+        case("retention not allowed", format!("{HEAD}lambda:\n  log_retention_days: 10\n"), (4, 23), "CloudWatch Logs allows only 1, 3, 5, 7, 14", "nearest"),
+        case("reserved leaves too little", format!("{HEAD}lambda:\n  concurrency_target: 300\n  reserved_concurrency:\n    api: 150\n    params: 100\n"), (5, 3), "adds up to 250, which leaves less than 100", "at least 350"),
+        case("reserved for a function not deployed", format!("{HEAD}lambda:\n  reserved_concurrency:\n    voice: 10\n"), (5, 12), "function `voice` is not part of this stack", "voice_assistants"),
+        case("negative devices", format!("{HEAD}capacity:\n  devices: -5\n"), (4, 12), "capacity.devices is -5; it must be a whole number of at least 1", "devices you expect"),
+        case("zero messages", format!("{HEAD}capacity:\n  messages_per_device_per_day: 0\n"), (4, 32), "messages_per_device_per_day is 0", "1440"),
+        case("peak factor below one", format!("{HEAD}capacity:\n  peak_factor: 0.5\n"), (4, 16), "capacity.peak_factor is 0.5; it must be at least 1", "peak"),
+        case("zero table units", format!("{HEAD}dynamodb:\n  default:\n    read_units: 0\n"), (5, 17), "dynamodb.default.read_units is 0", "40000"),
+        case("units with on-demand", format!("{HEAD}dynamodb:\n  tables:\n    nodes:\n      mode: on_demand\n      write_units: 5\n"), (7, 20), "write_units has no effect with mode on_demand", "remove it"),
+        case("auto scaling min above max", format!("{HEAD}dynamodb:\n  default:\n    mode: auto_scaling\n    read_units: 10\n    min_read_units: 20\n"), (7, 21), "min_read_units is 20, above the maximum 10", "maximums"),
+        case("unknown table", format!("{HEAD}dynamodb:\n  tables:\n    gadgets: {{mode: on_demand}}\n"), (5, 5), "unknown variant `gadgets`", "one of the values"),
+        case("table of a feature that is off", format!("{HEAD}dynamodb:\n  tables:\n    webhooks: {{mode: on_demand}}\n"), (5, 5), "table `webhooks` is not part of this stack", "features.webhooks"),
+        case("China with Cognito", format!("{CHINA}identity:\n  provider: cognito\n{OIDC}"), (4, 13), "Cognito user pools are not available in AWS China", "provider: oauth2"),
+        case("China with SES email", format!("{CHINA}identity:\n  email: true\n  email_from: a@b.cn\n{OIDC}"), (4, 10), "Amazon SES email is not available in AWS China", "local email"),
+        case("China with SMS OTP", format!("{CHINA}identity:\n  sms_otp: true\n{OIDC}"), (4, 12), "SMS one-time passwords through Amazon SNS are not available in AWS China", "SMS gateway"),
+        case("China with push", format!("{CHINA}features:\n  push_notifications: true\nidentity:\n{OIDC}"), (4, 23), "SNS mobile push is not available in AWS China", "webhooks"),
+        case("China without an issuer", format!("{CHINA}lambda:\n  memory_mb: 256\n"), (1, 1), "the identity provider is oauth2 but identity.oauth2 is missing", "issuer"),
+        case("issuer not https", format!("{HEAD}identity:\n  provider: oauth2\n  oauth2:\n    issuer: http://plain.example.org\n    audience: x\n"), (6, 13), "is not an https URL", "https://"),
+        case("email without sender", format!("{HEAD}identity:\n  email: true\n"), (4, 10), "identity.email_from is missing", "email_from"),
+        case("pinned variant against region", "stack_name: demo\nregion: cn-north-1\nvariant: global\n", (3, 10), "variant is pinned to `global` but region `cn-north-1` (the profile's region) is in the china partition (aws-cn)", "remove `variant`"),
+        Case {
+            region_flag: Some("us-east-1"),
+            ..case("pinned variant against --region", format!("stack_name: demo\nregion: cn-north-1\nvariant: china\nidentity:\n{OIDC}"), (3, 10), "region `us-east-1` (from --region) is in the global partition (aws)", "use a china region")
+        },
+        case("unknown region", "stack_name: demo\nregion: us-east-9\n", (2, 9), "region `us-east-9` is not a region rmdeploy knows", "did you mean `us-east-1`?"),
+        case("GovCloud", "stack_name: demo\nregion: us-gov-west-1\n", (2, 9), "region `us-gov-west-1` is not a region rmdeploy knows", "GovCloud"),
+        case("bad stack name", "stack_name: 9lives\nregion: us-east-1\n", (1, 13), "stack_name `9lives` is not allowed", "a letter"),
+        case("bad stage name", format!("{HEAD}api:\n  stage_name: \"v 1\"\n"), (4, 15), "api.stage_name `v 1` is not allowed", "letters"),
+        case("duplicate firmware", format!("{HEAD}firmware:\n  images:\n    - name: app\n    - name: app\n"), (6, 13), "firmware image `app` is listed twice", "once"),
+    ]
+}
+
+fn check(c: &Case) -> Result<(), String> {
+    let source = Source {
+        name: "bad.yaml".into(),
+        text: c.yaml.clone(),
+        shipped: None,
+    };
+    let result =
+        profile::parse(&source).and_then(|p| profile::resolve(p, source.clone(), c.region_flag));
+    let err = match result {
+        Ok(_) => return Err("was accepted".into()),
+        Err(e) => e,
+    };
+    let Some(first) = err.problems().first() else {
+        return Err(format!("no located problem: {err}"));
+    };
+    let shown = first.to_string();
+    let expected_prefix = format!("bad.yaml:{}:{}: ", c.at.0, c.at.1);
+    if !shown.starts_with(&expected_prefix) {
+        return Err(format!("expected {expected_prefix}…, got {shown}"));
+    }
+    if !shown.contains(c.message) {
+        return Err(format!("message {shown:?} lacks {:?}", c.message));
+    }
+    let help = first.help.clone().unwrap_or_default();
+    if !help.contains(c.help) {
+        return Err(format!("help {help:?} lacks {:?}", c.help));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_bad_profile_is_refused_with_its_place_and_a_fix() {
+    let failures: Vec<String> = cases()
+        .iter()
+        .filter_map(|c| check(c).err().map(|e| format!("{}: {e}", c.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn several_problems_are_all_reported() {
+    let source = Source {
+        name: "bad.yaml".into(),
+        text: format!("{CHINA}lambda:\n  concurrency_target: 0\nidentity:\n  provider: cognito\n  sms_otp: true\n{OIDC}"),
+        shipped: None,
+    };
+    let err = profile::parse(&source)
+        .and_then(|p| profile::resolve(p, source.clone(), None))
+        .unwrap_err();
+    let lines: Vec<String> = err.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[0].starts_with("bad.yaml:4:23: lambda.concurrency_target is 0"));
+    assert!(lines[1].starts_with("bad.yaml:6:13: Cognito"));
+    assert!(lines[2].starts_with("bad.yaml:7:12: SMS"));
+    assert_eq!(
+        err.to_string(),
+        "bad.yaml is not a valid profile: 3 problems"
+    );
+}
+
+#[test]
+fn an_unknown_region_flag_names_the_flag() {
+    let err = profile::load(Some("global"), Some("eu-wets-1")).unwrap_err();
+    assert!(
+        matches!(err, ProfileError::UnknownRegionFlag { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "region `eu-wets-1` (from --region) is not a region rmdeploy knows"
+    );
+}
+
+#[test]
+fn good_profiles_fill_variant_dependent_defaults() {
+    let global = profile::load(Some("global"), None).unwrap();
+    assert_eq!(global.architecture.as_str(), "arm64");
+    assert_eq!(global.identity.as_str(), "cognito");
+    let china = profile::load(None, Some("cn-northwest-1")).unwrap();
+    assert_eq!(china.source.shipped.as_deref(), Some("china"));
+    assert_eq!(china.region, "cn-northwest-1");
+    assert_eq!(china.architecture.as_str(), "x86_64");
+    assert_eq!(china.identity.as_str(), "oauth2");
+    let dev = profile::load(Some("dev"), None).unwrap();
+    assert_eq!(
+        dev.profile.dynamodb.default.read_units, None,
+        "on-demand tables have no units"
+    );
+    assert!(!dev.profile.termination_protection);
+}
