@@ -32,6 +32,7 @@ pub fn install_error_reporter() {
                 .color(color_stderr())
                 .unicode(tty)
                 .terminal_links(false)
+                .wrap_lines(false)
                 .build(),
         )
     }));

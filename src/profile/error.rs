@@ -63,9 +63,9 @@ pub enum ProfileError {
 }
 
 fn summary(problems: &[ProfileProblem]) -> String {
-    match problems {
-        [one] => one.to_string(),
-        many => format!("{} problems", many.len()),
+    match problems.len() {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
     }
 }
 

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rmdeploy::profile;
+use rmdeploy::render::{self, Rendered};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> String {
+    root()
+        .join("tests/fixtures/profiles")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Render a shipped profile by name, or a profile file by path.
+pub fn render(selection: &str, region: Option<&str>) -> Rendered {
+    let resolved = profile::load(Some(selection), region).expect("profile loads");
+    render::render(&resolved, None).expect("profile renders")
+}
+
+/// The folder holding cfn-lint and checkov, installed by scripts/python-tools when missing.
+pub fn python_tools() -> PathBuf {
+    let out = Command::new(root().join("scripts/python-tools"))
+        .output()
+        .expect("scripts/python-tools runs");
+    assert!(
+        out.status.success(),
+        "scripts/python-tools failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The rmdeploy binary, with a clean environment for colour and profile selection.
+pub fn rmdeploy() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("rmdeploy").unwrap();
+    cmd.env_remove("RMDEPLOY_PROFILE").env("NO_COLOR", "1");
+    cmd
+}

@@ -1,0 +1,30 @@
+//! Snapshots of the rendered templates of every shipped profile: any change to what rmdeploy
+//! deploys shows up as a reviewed diff (`cargo insta review`).
+
+mod common;
+
+#[test]
+fn shipped_profiles_render_as_recorded() {
+    for (profile, region) in [
+        ("global", None),
+        ("china", None),
+        ("dev", None),
+        ("china", Some("cn-northwest-1")),
+    ] {
+        let rendered = common::render(profile, region);
+        let name = match region {
+            Some(r) => format!("{profile}-{r}"),
+            None => profile.to_string(),
+        };
+        insta::assert_snapshot!(format!("{name}-stack"), rendered.stack.to_yaml());
+    }
+    let bootstrap = common::render("global", None).bootstrap.to_yaml();
+    insta::assert_snapshot!("bootstrap", bootstrap);
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let a = common::render("global", None).stack.to_json();
+    let b = common::render("global", None).stack.to_json();
+    assert_eq!(a, b);
+}
