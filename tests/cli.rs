@@ -304,3 +304,16 @@ fn fixtures_render_with_every_check_passing() {
         );
     }
 }
+
+#[test]
+fn the_committed_schema_matches_the_binary() {
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::root().join("docs/profile.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        committed,
+        json_stdout(&["profile", "schema"]),
+        "docs/profile.schema.json is stale: run `cargo run -- profile schema > docs/profile.schema.json`"
+    );
+}
