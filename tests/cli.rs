@@ -121,31 +121,47 @@ fn a_bad_profile_exits_1_naming_file_line_and_column() {
         .stderr(predicate::str::contains("provider: oauth2"));
 }
 
+/// Runs rmdeploy with `args` and asserts exit 1, nothing on stdout, and each text on stderr.
+fn assert_error(args: &[&str], texts: &[&str]) {
+    let out = rmdeploy().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    for text in texts {
+        assert!(
+            stderr.contains(text),
+            "{args:?}: stderr lacks {text:?}:\n{stderr}"
+        );
+    }
+}
+
 #[test]
 fn unknown_profiles_and_regions_are_errors_with_a_fix() {
-    rmdeploy()
-        .args(["plan", "--profile", "glob"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+    assert_error(
+        &["plan", "--profile", "glob"],
+        &[
             "there is no shipped profile named `glob`",
-        ))
-        .stderr(predicate::str::contains("china, dev, global"));
-    rmdeploy()
-        .args(["plan", "--profile", "./missing.yaml"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+            "china, dev, global",
+        ],
+    );
+    assert_error(
+        &["plan", "--profile", "./missing.yaml"],
+        &[
             "cannot read profile ./missing.yaml",
-        ));
-    rmdeploy()
-        .args(["plan", "--region", "us-east-7"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
+            "name a shipped profile",
+        ],
+    );
+    assert_error(
+        &["plan", "--region", "us-east-7"],
+        &[
             "region `us-east-7` (from --region)",
-        ))
-        .stderr(predicate::str::contains("did you mean `us-east-1`?"));
+            "did you mean `us-east-1`?",
+        ],
+    );
+    assert_error(
+        &["profile", "show", "--region", "cn-north-1", "-p", "global"],
+        &["Cognito user pools are not available in AWS China"],
+    );
 }
 
 #[test]
@@ -316,4 +332,19 @@ fn the_committed_schema_matches_the_binary() {
         json_stdout(&["profile", "schema"]),
         "docs/profile.schema.json is stale: run `cargo run -- profile schema > docs/profile.schema.json`"
     );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"))
+        .args(["render", "-p", "global"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before rmdeploy writes
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

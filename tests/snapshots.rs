@@ -18,6 +18,9 @@ fn shipped_profiles_render_as_recorded() {
         };
         insta::assert_snapshot!(format!("{name}-stack"), rendered.stack.to_yaml());
     }
+    // every feature, identity option and capacity mode (auto scaling included)
+    let all = common::render(&common::fixture("all-features.yaml"), None);
+    insta::assert_snapshot!("all-features-stack", all.stack.to_yaml());
     let bootstrap = common::render("global", None).bootstrap.to_yaml();
     insta::assert_snapshot!("bootstrap", bootstrap);
 }

@@ -50,7 +50,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
 fn print_human(plan: &OfflinePlan, list: bool) {
     let s = Style::stdout();
     println!(
-        "{} {} ({})",
+        "{} {} · profile {}",
         s.bold("Plan for stack"),
         s.bold(&plan.stack_name),
         plan.profile

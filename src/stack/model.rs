@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::catalog::{self, Access, FunctionKey, TableKey, Trigger, CORE};
-use crate::profile::{CapacityMode, IdentityProvider, Resolved, Variant};
+use crate::profile::{IdentityProvider, Resolved, Variant};
 
 /// API Gateway ends integrations after this many seconds.
 const API_TIMEOUT_LIMIT: i64 = 29;
@@ -164,9 +164,6 @@ pub fn build(r: &Resolved) -> StackModel {
             }
         })
         .collect();
-    debug_assert!(tables
-        .iter()
-        .all(|t| t.mode != CapacityMode::OnDemand.as_str() || t.read_units == 0));
 
     let deployed_table = |k: TableKey| feature_on(r, catalog::table(k).feature);
     let functions: Vec<FunctionModel> = catalog::FUNCTIONS
