@@ -240,10 +240,8 @@ pub fn resolve(
         Variant::Global => Architecture::Arm64,
         Variant::China => Architecture::X86_64,
     });
-    let identity = *profile.identity.provider.get_or_insert(match variant {
-        Variant::Global => IdentityProvider::Cognito,
-        Variant::China => IdentityProvider::Oauth2,
-    });
+    let identity = profile.identity_provider(variant);
+    profile.identity.provider = Some(identity);
     profile.variant = Some(variant);
     profile.dynamodb.default.fill_defaults();
     for capacity in profile.dynamodb.tables.values_mut() {

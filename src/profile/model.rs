@@ -370,6 +370,31 @@ impl Features {
     }
 }
 
+impl Profile {
+    /// The identity provider in force: the profile's, else the variant's default.
+    pub fn identity_provider(&self, variant: Variant) -> IdentityProvider {
+        self.identity.provider.unwrap_or(match variant {
+            Variant::Global => IdentityProvider::Cognito,
+            Variant::China => IdentityProvider::Oauth2,
+        })
+    }
+
+    /// Whether resources produced by `producer` belong to this profile's stack: `core`, one of
+    /// the nine toggles, or an identity option (`identity_cognito`, `identity_oauth2`,
+    /// `identity_email`, `identity_sms_otp`).
+    pub fn produces(&self, producer: &str, variant: Variant) -> bool {
+        let cognito = self.identity_provider(variant) == IdentityProvider::Cognito;
+        match producer {
+            crate::stack::catalog::CORE => true,
+            "identity_cognito" => cognito,
+            "identity_oauth2" => !cognito,
+            "identity_email" => cognito && self.identity.email,
+            "identity_sms_otp" => cognito && self.identity.sms_otp,
+            toggle => self.features.get(toggle).unwrap_or(false),
+        }
+    }
+}
+
 /// Identity provider for app users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

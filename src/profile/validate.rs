@@ -3,7 +3,7 @@
 
 use super::model::*;
 use super::Issue;
-use crate::stack::catalog::{self, CORE};
+use crate::stack::catalog;
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const RETENTION_DAYS: &[i64] = &[
@@ -17,8 +17,8 @@ pub const MIN_UNRESERVED: i64 = 100;
 pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
     let mut out = Vec::new();
     stack_name(p, &mut out);
-    lambda(p, &mut out);
-    dynamodb(p, &mut out);
+    lambda(p, variant, &mut out);
+    dynamodb(p, variant, &mut out);
     capacity(p, &mut out);
     api(p, &mut out);
     identity(p, variant, &mut out);
@@ -63,7 +63,7 @@ fn positive(out: &mut Vec<Issue>, path: &[&str], value: i64, hint: &str) {
     }
 }
 
-fn lambda(p: &Profile, out: &mut Vec<Issue>) {
+fn lambda(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
     let l = &p.lambda;
     range(
         out,
@@ -113,7 +113,7 @@ fn lambda(p: &Profile, out: &mut Vec<Issue>) {
             "reserve at least 1, or remove the entry to share the account's unreserved pool",
         );
         reserved += n.max(&0);
-        if !function_deployed(p, spec.feature) {
+        if !p.produces(spec.feature, variant) {
             out.push(Issue::new(
                 &["lambda", "reserved_concurrency", name],
                 format!("function `{name}` is not part of this stack"),
@@ -136,21 +136,12 @@ fn lambda(p: &Profile, out: &mut Vec<Issue>) {
     }
 }
 
-/// Whether a function produced by `feature` is in this profile's stack.
-fn function_deployed(p: &Profile, feature: &str) -> bool {
-    match feature {
-        CORE => true,
-        "identity_oauth2" => p.identity.provider == Some(IdentityProvider::Oauth2),
-        toggle => p.features.get(toggle).unwrap_or(false),
-    }
-}
-
-fn dynamodb(p: &Profile, out: &mut Vec<Issue>) {
+fn dynamodb(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
     table_capacity(&p.dynamodb.default, &["dynamodb", "default"], out);
     for (key, cap) in &p.dynamodb.tables {
         let spec = catalog::table(*key);
         table_capacity(cap, &["dynamodb", "tables", spec.name], out);
-        if spec.feature != CORE && !p.features.get(spec.feature).unwrap_or(false) {
+        if !p.produces(spec.feature, variant) {
             out.push(Issue::new(
                 &["dynamodb", "tables", spec.name],
                 format!("table `{}` is not part of this stack", spec.name),
@@ -323,10 +314,7 @@ fn identity(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
             ));
         }
     }
-    let provider = id.provider.unwrap_or(match variant {
-        Variant::Global => IdentityProvider::Cognito,
-        Variant::China => IdentityProvider::Oauth2,
-    });
+    let provider = p.identity_provider(variant);
     if provider == IdentityProvider::Oauth2 {
         match &id.oauth2 {
             None => out.push(Issue::new(

@@ -124,16 +124,8 @@ pub struct ApiMethodModel {
 }
 
 /// Whether resources of `feature` belong to this profile's stack.
-pub fn feature_on(r: &Resolved, feature: &str) -> bool {
-    let id = &r.profile.identity;
-    match feature {
-        CORE => true,
-        "identity_cognito" => r.identity == IdentityProvider::Cognito,
-        "identity_oauth2" => r.identity == IdentityProvider::Oauth2,
-        "identity_email" => r.identity == IdentityProvider::Cognito && id.email,
-        "identity_sms_otp" => r.identity == IdentityProvider::Cognito && id.sms_otp,
-        toggle => r.profile.features.get(toggle).unwrap_or(false),
-    }
+fn feature_on(r: &Resolved, feature: &str) -> bool {
+    r.profile.produces(feature, r.variant)
 }
 
 pub fn build(r: &Resolved) -> StackModel {
