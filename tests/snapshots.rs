@@ -30,4 +30,17 @@ fn rendering_is_deterministic() {
     let a = common::render("global", None).stack.to_json();
     let b = common::render("global", None).stack.to_json();
     assert_eq!(a, b);
+
+    // the same profile in another folder renders the same template
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("copy.yaml");
+    std::fs::copy(common::fixture("all-features.yaml"), &moved).unwrap();
+    assert_eq!(
+        common::render(moved.to_str().unwrap(), None)
+            .stack
+            .to_json(),
+        common::render(&common::fixture("all-features.yaml"), None)
+            .stack
+            .to_json()
+    );
 }

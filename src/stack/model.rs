@@ -16,7 +16,6 @@ pub struct StackModel {
     pub region: String,
     pub variant: &'static str,
     pub china: bool,
-    pub profile_name: String,
     pub architecture: &'static str,
     pub log_level: &'static str,
     pub iot_log_level: &'static str,
@@ -181,11 +180,6 @@ pub fn build(r: &Resolved) -> StackModel {
         region: r.region.clone(),
         variant: r.variant.as_str(),
         china: r.variant == Variant::China,
-        profile_name: r
-            .source
-            .shipped
-            .clone()
-            .unwrap_or_else(|| r.source.name.clone()),
         architecture: r.architecture.as_str(),
         log_level: p.lambda.log_level.as_str(),
         iot_log_level: p.lambda.log_level.iot_level(),
