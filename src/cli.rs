@@ -33,6 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Plan(commands::plan::Args),
+    Bootstrap(commands::bootstrap::Args),
     Render(commands::render::Args),
     #[command(subcommand)]
     Profile(commands::profile::Command),
@@ -42,6 +43,7 @@ impl Cli {
     pub fn run(self) -> miette::Result<ExitCode> {
         match self.command {
             Command::Plan(args) => commands::plan::run(args, self.output),
+            Command::Bootstrap(args) => commands::bootstrap::run(args, self.output),
             Command::Render(args) => commands::render::run(args, self.output),
             Command::Profile(cmd) => commands::profile::run(cmd, self.output),
         }

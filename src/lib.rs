@@ -3,9 +3,11 @@
 //! Domain modules (`profile`, `stack`, `render`, `checks`, `plan`) know nothing about the
 //! terminal; `cli`, `commands` and `output` are the command-line face.
 
+pub mod aws;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod output;
 pub mod plan;
 pub mod profile;

@@ -32,3 +32,13 @@ pub struct TemplateArgs {
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 }
+
+/// Run an async command body on a runtime made for it.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+        .block_on(future)
+}

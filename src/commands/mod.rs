@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its arguments and a `run`.
 
+pub mod bootstrap;
 pub mod common;
 pub mod plan;
 pub mod profile;

@@ -1,0 +1,152 @@
+//! AWS access: one `SdkConfig` from `--region`, `--aws-profile` / `AWS_PROFILE`, `--endpoint-url` /
+//! `AWS_ENDPOINT_URL` and the standard environment, with SDK retries on; the service clients are
+//! built from it once and passed down as [`Clients`].
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+
+use crate::deploy::DeployError;
+
+/// How rmdeploy reaches AWS (or an endpoint that speaks its API).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// Named profile of the AWS config and credentials files.
+    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
+    pub aws_profile: Option<String>,
+
+    /// Send every AWS call to this endpoint, for example a local emulator.
+    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// Attempts per AWS call, with the SDK's standard backoff for throttling and transient errors,
+/// unless `AWS_MAX_ATTEMPTS` says otherwise.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+fn max_attempts() -> u32 {
+    std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(MAX_ATTEMPTS)
+}
+
+/// The service clients of one account and region.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub config: SdkConfig,
+    pub region: String,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub iot: aws_sdk_iot::Client,
+}
+
+impl Clients {
+    pub async fn connect(args: &AwsArgs, region: &str) -> Clients {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts()));
+        if let Some(profile) = &args.aws_profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &args.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        // A custom endpoint (an emulator on loopback) cannot serve virtual-hosted bucket names.
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(args.endpoint_url.is_some())
+            .build();
+        Clients {
+            region: region.to_string(),
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            iot: aws_sdk_iot::Client::new(&config),
+            config,
+        }
+    }
+
+    /// Fails with a message that says how to provide credentials when none can be found.
+    pub async fn require_credentials(&self) -> Result<(), DeployError> {
+        let reason = match self.config.credentials_provider() {
+            None => "no credentials provider is configured".to_string(),
+            Some(provider) => match provider.provide_credentials().await {
+                Ok(_) => return Ok(()),
+                Err(e) => aws_credential_types::provider::error::CredentialsError::to_string(&e),
+            },
+        };
+        Err(DeployError::NoCredentials { reason })
+    }
+}
+
+/// The full text of an SDK error: the operation's error code and message, and their causes.
+pub fn describe<E: std::error::Error>(err: &E) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudformation::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+
+    async fn cloudformation_endpoint(region: &str) -> String {
+        let params = Params::builder().region(region).build().unwrap();
+        DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .unwrap()
+            .url()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn china_regions_resolve_to_the_china_endpoints() {
+        assert_eq!(
+            cloudformation_endpoint("cn-north-1").await,
+            "https://cloudformation.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            cloudformation_endpoint("cn-northwest-1").await,
+            "https://cloudformation.cn-northwest-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            cloudformation_endpoint("eu-west-1").await,
+            "https://cloudformation.eu-west-1.amazonaws.com"
+        );
+    }
+
+    #[tokio::test]
+    async fn s3_and_iot_follow_the_partition_too() {
+        use aws_sdk_iot::config::endpoint::{self as iot, ResolveEndpoint as _};
+        use aws_sdk_s3::config::endpoint::{self as s3, ResolveEndpoint as _};
+        let p = s3::Params::builder().region("cn-north-1").build().unwrap();
+        let url = s3::DefaultResolver::new()
+            .resolve_endpoint(&p)
+            .await
+            .unwrap()
+            .url()
+            .to_string();
+        assert!(url.ends_with(".amazonaws.com.cn"), "{url}");
+        let p = iot::Params::builder()
+            .region("cn-northwest-1")
+            .build()
+            .unwrap();
+        let url = iot::DefaultResolver::new()
+            .resolve_endpoint(&p)
+            .await
+            .unwrap()
+            .url()
+            .to_string();
+        assert_eq!(url, "https://iot.cn-northwest-1.amazonaws.com.cn");
+    }
+}

@@ -1,0 +1,103 @@
+//! The bootstrap stack: one per account and region, holding the deployment-artifacts bucket.
+//! Created on first use, found and reused afterwards, updated when rmdeploy's version of it
+//! changes.
+
+use serde::Serialize;
+
+use super::changeset::{self, Kind, Request, TemplateSource};
+use super::stacks;
+use super::DeployError;
+use crate::aws::Clients;
+
+pub const STACK_NAME: &str = "rmdeploy-bootstrap";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bootstrap {
+    pub stack: String,
+    pub region: String,
+    /// `created`, `updated` or `unchanged`.
+    pub action: &'static str,
+    pub status: String,
+    pub bucket: String,
+}
+
+/// Make sure the bootstrap stack exists and is current; its artifacts bucket.
+pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap, DeployError> {
+    let existing = stacks::wait_settled(clients, STACK_NAME).await?;
+    let kind = match &existing {
+        None => Kind::Create,
+        Some(stack) => match stacks::status(stack) {
+            "REVIEW_IN_PROGRESS" => {
+                // A create that never ran: remove it so the next CREATE does not make a twin.
+                clients
+                    .cfn
+                    .delete_stack()
+                    .stack_name(STACK_NAME)
+                    .send()
+                    .await
+                    .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+                Kind::Create
+            }
+            "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {
+                return Err(DeployError::StackState {
+                    stack: STACK_NAME.into(),
+                    status: stacks::status(stack).into(),
+                    explanation: "its first creation failed and was rolled back, so it holds no bucket".into(),
+                    help: Some(format!(
+                        "read the failure in the CloudFormation console, then delete the stack (`aws cloudformation delete-stack --stack-name {STACK_NAME}`) and run again"
+                    )),
+                });
+            }
+            _ => Kind::Update,
+        },
+    };
+    let request = Request {
+        stack: STACK_NAME.into(),
+        template: TemplateSource::Body(template_json.to_string()),
+        parameters: Vec::new(),
+        kind,
+        description: "rmdeploy bootstrap".into(),
+    };
+    let set = changeset::create(clients, &request).await?;
+    let action = match (kind, set.changes.is_empty()) {
+        (_, true) => "unchanged",
+        (Kind::Create, false) => "created",
+        (Kind::Update, false) => "updated",
+    };
+    if !set.changes.is_empty() {
+        changeset::execute(clients, &set).await?;
+    }
+    let stack = stacks::describe(clients, STACK_NAME)
+        .await?
+        .ok_or_else(|| DeployError::StackState {
+            stack: STACK_NAME.into(),
+            status: "DELETE_COMPLETE".into(),
+            explanation: "the stack disappeared while it was being created".into(),
+            help: None,
+        })?;
+    let status = stacks::status(&stack).to_string();
+    if !status.ends_with("_COMPLETE") || status.contains("ROLLBACK") {
+        return Err(DeployError::StackState {
+            stack: STACK_NAME.into(),
+            status,
+            explanation: "the bootstrap stack did not reach a complete state".into(),
+            help: Some("see its events in the CloudFormation console".into()),
+        });
+    }
+    let bucket =
+        stacks::output_or_resource(clients, &stack, "ArtifactsBucketName", "ArtifactsBucket")
+            .await?
+            .ok_or_else(|| DeployError::StackState {
+                stack: STACK_NAME.into(),
+                status: status.clone(),
+                explanation: "it has no ArtifactsBucket resource".into(),
+                help: Some(format!("delete the stack {STACK_NAME} and run again")),
+            })?;
+    Ok(Bootstrap {
+        stack: STACK_NAME.into(),
+        region: clients.region.clone(),
+        action,
+        status,
+        bucket,
+    })
+}

@@ -1,0 +1,222 @@
+//! Change sets: what CloudFormation would do, read in full, then executed or discarded. An empty
+//! change set is "no changes", never an error, and no change set is left behind by a plan.
+
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
+use serde::Serialize;
+
+use super::{poll_interval, DeployError};
+use crate::aws::Clients;
+
+/// Where CloudFormation reads the template from.
+#[derive(Debug, Clone)]
+pub enum TemplateSource {
+    Body(String),
+    /// An S3 URL, for templates over 51,200 bytes.
+    Url(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// No stack yet: the change set creates it.
+    Create,
+    Update,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub stack: String,
+    pub template: TemplateSource,
+    pub parameters: Vec<(String, String)>,
+    pub kind: Kind,
+    pub description: String,
+}
+
+/// One resource change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedChange {
+    /// `Add`, `Modify`, `Remove`, `Import` or `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    /// For `Modify`: `True`, `False` or `Conditional`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+    /// Changed properties (and other scopes such as tags), sorted.
+    pub changed: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    pub stack: String,
+    pub name: String,
+    pub kind: Kind,
+    /// Empty: nothing would change (the change set is already deleted then).
+    pub changes: Vec<PlannedChange>,
+}
+
+fn is_empty_reason(reason: &str) -> bool {
+    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+}
+
+/// Create a change set, wait for it, and read every page of it. A change set with no changes,
+/// or one that failed, is deleted before returning (with the REVIEW_IN_PROGRESS stack a failed
+/// CREATE leaves).
+pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, DeployError> {
+    let name = format!(
+        "rmdeploy-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default()
+    );
+    let parameters: Vec<Parameter> = req
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect();
+    let mut call = clients
+        .cfn
+        .create_change_set()
+        .stack_name(&req.stack)
+        .change_set_name(&name)
+        .description(&req.description)
+        .change_set_type(match req.kind {
+            Kind::Create => ChangeSetType::Create,
+            Kind::Update => ChangeSetType::Update,
+        })
+        .set_parameters(Some(parameters))
+        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam);
+    call = match &req.template {
+        TemplateSource::Body(body) => call.template_body(body),
+        TemplateSource::Url(url) => call.template_url(url),
+    };
+    call.send()
+        .await
+        .map_err(|e| DeployError::aws("CreateChangeSet", &e))?;
+
+    let mut set = ChangeSet {
+        stack: req.stack.clone(),
+        name: name.clone(),
+        kind: req.kind,
+        changes: Vec::new(),
+    };
+    let mut token: Option<String> = None;
+    loop {
+        let out = clients
+            .cfn
+            .describe_change_set()
+            .stack_name(&req.stack)
+            .change_set_name(&name)
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| DeployError::aws("DescribeChangeSet", &e))?;
+        match out.status() {
+            Some(ChangeSetStatus::CreatePending) | Some(ChangeSetStatus::CreateInProgress) => {
+                tokio::time::sleep(poll_interval()).await;
+                continue;
+            }
+            Some(ChangeSetStatus::Failed) => {
+                let reason = out.status_reason().unwrap_or("no reason given").to_string();
+                discard(clients, &set).await?;
+                if is_empty_reason(&reason) {
+                    return Ok(set);
+                }
+                return Err(DeployError::ChangeSetFailed {
+                    stack: req.stack.clone(),
+                    name,
+                    reason,
+                });
+            }
+            _ => {}
+        }
+        set.changes.extend(out.changes().iter().filter_map(planned));
+        token = out.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    if set.changes.is_empty() {
+        discard(clients, &set).await?;
+    }
+    Ok(set)
+}
+
+fn planned(change: &aws_sdk_cloudformation::types::Change) -> Option<PlannedChange> {
+    let rc = change.resource_change()?;
+    let mut changed: Vec<String> = rc
+        .details()
+        .iter()
+        .filter_map(|d| {
+            let target = d.target()?;
+            Some(match target.name() {
+                Some(name) => name.to_string(),
+                None => target
+                    .attribute()
+                    .map(|a| a.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    changed.sort();
+    changed.dedup();
+    Some(PlannedChange {
+        action: rc
+            .action()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
+        logical_id: rc.logical_resource_id().unwrap_or_default().to_string(),
+        resource_type: rc.resource_type().unwrap_or_default().to_string(),
+        replacement: rc.replacement().map(|r| r.as_str().to_string()),
+        changed,
+    })
+}
+
+/// Delete a change set that will not be executed; for a CREATE, also the empty
+/// REVIEW_IN_PROGRESS stack that holds it.
+pub async fn discard(clients: &Clients, set: &ChangeSet) -> Result<(), DeployError> {
+    clients
+        .cfn
+        .delete_change_set()
+        .stack_name(&set.stack)
+        .change_set_name(&set.name)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("DeleteChangeSet", &e))?;
+    if set.kind == Kind::Create {
+        clients
+            .cfn
+            .delete_stack()
+            .stack_name(&set.stack)
+            .send()
+            .await
+            .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+    }
+    Ok(())
+}
+
+/// Execute a change set that has changes and wait until the stack settles.
+pub async fn execute(clients: &Clients, set: &ChangeSet) -> Result<String, DeployError> {
+    clients
+        .cfn
+        .execute_change_set()
+        .stack_name(&set.stack)
+        .change_set_name(&set.name)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("ExecuteChangeSet", &e))?;
+    let stack = super::stacks::wait_settled(clients, &set.stack).await?;
+    Ok(stack
+        .as_ref()
+        .map(|s| super::stacks::status(s).to_string())
+        .unwrap_or_else(|| "DELETE_COMPLETE".into()))
+}

@@ -1,0 +1,75 @@
+//! A real `moto_server` (PyPI moto[server]) on 127.0.0.1, on a free port, for one test.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    /// An empty home, so no AWS config or credentials of the machine leak into a test.
+    pub home: tempfile::TempDir,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let tools = super::python_tools();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(tools.join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// rmdeploy with test credentials, pointed at this emulator.
+    pub fn rmdeploy(&self) -> assert_cmd::Command {
+        let mut cmd = super::rmdeploy();
+        self.aws_env(&mut cmd);
+        cmd
+    }
+
+    pub fn aws_env(&self, cmd: &mut assert_cmd::Command) {
+        for var in [
+            "AWS_PROFILE",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_SESSION_TOKEN",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("HOME", self.home.path())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("RMDEPLOY_POLL_MS", "20");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

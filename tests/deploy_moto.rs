@@ -1,0 +1,149 @@
+//! The deploy engine against a real AWS API emulator (moto_server) through the real binary.
+
+mod common;
+
+use common::moto::Moto;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn json(cmd: &mut assert_cmd::Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// CloudFormation stacks and change sets as the emulator holds them.
+fn cloudformation(moto: &Moto, region: &str) -> (Vec<(String, String)>, usize) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(&moto.url)
+            .credentials_provider(aws_credential_types::Credentials::for_tests())
+            .load()
+            .await;
+        let cfn = aws_sdk_cloudformation::Client::new(&config);
+        let stacks: Vec<(String, String)> = cfn
+            .list_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stack_summaries()
+            .iter()
+            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
+            .map(|s| {
+                (
+                    s.stack_name().unwrap().to_string(),
+                    s.stack_status().unwrap().as_str().to_string(),
+                )
+            })
+            .collect();
+        let mut change_sets = 0;
+        for (name, _) in &stacks {
+            change_sets += cfn
+                .list_change_sets()
+                .stack_name(name)
+                .send()
+                .await
+                .unwrap()
+                .summaries()
+                .iter()
+                .filter(|c| c.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
+                .count();
+        }
+        (stacks, change_sets)
+    })
+}
+
+#[test]
+fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
+    let moto = Moto::start();
+    for region in ["us-east-1", "cn-north-1"] {
+        let first = json(
+            moto.rmdeploy()
+                .args(["bootstrap", "--region", region, "-o", "json"]),
+        );
+        assert_eq!(first["action"], "created", "{first}");
+        assert_eq!(first["status"], "CREATE_COMPLETE");
+        let bucket = first["bucket"].as_str().unwrap().to_string();
+        assert!(
+            bucket.starts_with("rmdeploy-bootstrap-artifactsbucket"),
+            "{bucket}"
+        );
+
+        let again = json(
+            moto.rmdeploy()
+                .args(["bootstrap", "--region", region, "-o", "json"]),
+        );
+        assert_eq!(again["action"], "unchanged");
+        assert_eq!(again["bucket"], bucket.as_str());
+
+        let (stacks, open_change_sets) = cloudformation(&moto, region);
+        assert_eq!(
+            stacks,
+            vec![(
+                "rmdeploy-bootstrap".to_string(),
+                "CREATE_COMPLETE".to_string()
+            )]
+        );
+        assert_eq!(open_change_sets, 0, "a change set was left behind");
+    }
+}
+
+#[test]
+fn human_output_names_the_bucket_and_progress_goes_to_stderr() {
+    let moto = Moto::start();
+    moto.rmdeploy()
+        .args(["bootstrap", "-p", "dev"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Bootstrap stack rmdeploy-bootstrap in us-east-1: created (CREATE_COMPLETE)",
+        ))
+        .stdout(predicate::str::contains(
+            "Artifacts bucket: rmdeploy-bootstrap-artifactsbucket",
+        ))
+        .stderr(predicate::str::contains("checking the bootstrap stack"));
+}
+
+#[test]
+fn without_credentials_nothing_is_called_and_the_fix_is_named() {
+    let moto = Moto::start();
+    let mut cmd = moto.rmdeploy();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd.args(["bootstrap"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("no AWS credentials"))
+        .stderr(predicate::str::contains("--aws-profile"));
+    let (stacks, _) = cloudformation(&moto, "us-east-1");
+    assert!(stacks.is_empty(), "{stacks:?}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_an_error_that_says_so() {
+    let moto = Moto::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = moto.rmdeploy();
+    cmd.env("AWS_MAX_ATTEMPTS", "1");
+    cmd.args([
+        "bootstrap",
+        "--endpoint-url",
+        &format!("http://127.0.0.1:{closed}"),
+    ])
+    .timeout(std::time::Duration::from_secs(120))
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains("DescribeStacks failed"))
+    .stderr(predicate::str::contains("could not be reached"));
+}
