@@ -3,6 +3,7 @@
 //! Domain modules (`profile`, `stack`, `render`, `checks`, `plan`) know nothing about the
 //! terminal; `cli`, `commands` and `output` are the command-line face.
 
+pub mod artifacts;
 pub mod aws;
 pub mod checks;
 pub mod cli;
