@@ -34,6 +34,7 @@ pub struct Cli {
 pub enum Command {
     Plan(commands::plan::Args),
     Bootstrap(commands::bootstrap::Args),
+    Build(commands::build::Args),
     Render(commands::render::Args),
     #[command(subcommand)]
     Profile(commands::profile::Command),
@@ -44,6 +45,7 @@ impl Cli {
         match self.command {
             Command::Plan(args) => commands::plan::run(args, self.output),
             Command::Bootstrap(args) => commands::bootstrap::run(args, self.output),
+            Command::Build(args) => commands::build::run(args, self.output),
             Command::Render(args) => commands::render::run(args, self.output),
             Command::Profile(cmd) => commands::profile::run(cmd, self.output),
         }

@@ -2,6 +2,7 @@
 //! deterministically, and named by the SHA-256 of the zip so an unchanged artifact is never
 //! uploaded twice.
 
+pub mod build;
 pub mod elf;
 pub mod package;
 pub mod store;

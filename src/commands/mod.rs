@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its arguments and a `run`.
 
 pub mod bootstrap;
+pub mod build;
 pub mod common;
 pub mod plan;
 pub mod profile;

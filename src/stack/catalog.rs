@@ -188,6 +188,8 @@ pub struct FunctionSpec {
     pub publishes: &'static [&'static str],
     /// Reads firmware objects (to presign OTA URLs).
     pub reads_firmware: bool,
+    /// The crate folder under `lambdas/` and the binary it builds, once the function is bundled.
+    pub code: Option<(&'static str, &'static str)>,
 }
 
 use Access::{Read, ReadWrite};
@@ -203,6 +205,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Nodes, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::Params,
@@ -215,6 +218,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &[],
         reads_firmware: false,
+        code: Some(("params", "params")),
     },
     FunctionSpec {
         key: FunctionKey::NodeAlert,
@@ -226,6 +230,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::UserNodes, Read)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::UserMapping,
@@ -240,6 +245,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::OtaFetch,
@@ -251,6 +257,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &["otaurl"],
         reads_firmware: true,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::OtaStatus,
@@ -262,6 +269,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::TsIngest,
@@ -273,6 +281,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Timeseries, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::CmdResp,
@@ -284,6 +293,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::Api,
@@ -301,6 +311,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote", "to-node"],
         reads_firmware: true,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::Authorizer,
@@ -312,6 +323,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::WebhookDispatch,
@@ -323,6 +335,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Webhooks, Read)],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::Voice,
@@ -338,6 +351,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote"],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::Passthrough,
@@ -349,6 +363,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::UserNodes, Read)],
         publishes: &["to-node"],
         reads_firmware: false,
+        code: None,
     },
     FunctionSpec {
         key: FunctionKey::UserAdmin,
@@ -363,6 +378,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
+        code: None,
     },
 ];
 

@@ -46,3 +46,23 @@ pub fn rmdeploy() -> assert_cmd::Command {
     cmd.env_remove("RMDEPLOY_PROFILE").env("NO_COLOR", "1");
     cmd
 }
+
+/// PATH with the Python tools (cargo-lambda and its zig) first, and the arm64 Rust target
+/// installed, for tests that build Lambdas.
+pub fn lambda_build_path() -> String {
+    let tools = python_tools();
+    let status = Command::new("rustup")
+        .args(["target", "add", "aarch64-unknown-linux-gnu"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("rustup runs");
+    assert!(
+        status.success(),
+        "rustup target add aarch64-unknown-linux-gnu failed"
+    );
+    format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}

@@ -1,0 +1,120 @@
+//! Building the bundled functions with cargo-lambda for the profile's architecture, then checking
+//! and packaging each `bootstrap`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use super::{elf, package, ArtifactError};
+use crate::profile::Architecture;
+use crate::stack::catalog::FunctionSpec;
+
+/// Where the bundled functions' sources are: `--lambdas DIR`, else the `lambdas/` folder of the
+/// rmdeploy source tree this binary was built from.
+pub fn default_sources() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lambdas")
+}
+
+/// One function's artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub function: &'static str,
+    pub parameter: String,
+    pub key: String,
+    pub sha256: String,
+    pub zip_bytes: usize,
+    pub glibc: Option<String>,
+    #[serde(skip)]
+    pub zip: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    #[error("the bundled Lambda sources are not at {0}")]
+    #[diagnostic(
+        code(rmdeploy::build::sources),
+        help(
+            "run rmdeploy from its source tree, or point --lambdas at the `lambdas/` folder of it"
+        )
+    )]
+    NoSources(String),
+    #[error("cargo lambda could not be run: {0}")]
+    #[diagnostic(
+        code(rmdeploy::build::tool),
+        help("install it with `pip install cargo-lambda` (it brings zig), and the Rust target with `rustup target add aarch64-unknown-linux-gnu` for arm64")
+    )]
+    Tool(String),
+    #[error("cargo lambda build of {package} failed (exit {code})")]
+    #[diagnostic(
+        code(rmdeploy::build::failed),
+        help("the compiler's messages are above")
+    )]
+    Failed { package: String, code: i32 },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Artifact(#[from] ArtifactError),
+}
+
+/// Build, check and zip the functions that have bundled code. Cargo's output goes to stderr.
+pub fn build(
+    sources: &Path,
+    target_dir: &Path,
+    functions: &[&'static FunctionSpec],
+    arch: Architecture,
+) -> Result<Vec<Built>, BuildError> {
+    if !sources.is_dir() {
+        return Err(BuildError::NoSources(sources.display().to_string()));
+    }
+    let crates: Vec<&str> = functions
+        .iter()
+        .filter_map(|f| f.code.map(|(dir, _)| dir))
+        .collect();
+    for dir in crates {
+        let manifest = sources.join(dir).join("Cargo.toml");
+        let status = Command::new("cargo")
+            .arg("lambda")
+            .arg("build")
+            .arg("--release")
+            .arg(match arch {
+                Architecture::Arm64 => "--arm64",
+                Architecture::X86_64 => "--x86-64",
+            })
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", target_dir)
+            .stdout(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::inherit())
+            .status()
+            .map_err(|e| BuildError::Tool(e.to_string()))?;
+        if !status.success() {
+            return Err(BuildError::Failed {
+                package: manifest.display().to_string(),
+                code: status.code().unwrap_or(-1),
+            });
+        }
+    }
+    functions
+        .iter()
+        .filter_map(|f| f.code.map(|(_, bin)| (f, bin)))
+        .map(|(f, bin)| {
+            let path = target_dir.join("lambda").join(bin).join("bootstrap");
+            let shown = path.display().to_string();
+            let data = std::fs::read(&path).map_err(|source| ArtifactError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let facts = elf::check(&shown, &data, arch)?;
+            let zip = package::lambda_zip(&shown, data)?;
+            Ok(Built {
+                function: f.name,
+                parameter: format!("{}CodeKey", f.prefix),
+                key: zip.key(f.name),
+                sha256: zip.sha256.clone(),
+                zip_bytes: zip.bytes.len(),
+                glibc: facts.glibc.map(|(a, b)| format!("{a}.{b}")),
+                zip: zip.bytes,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! `rmdeploy build`: build, check and package the bundled Lambdas for the profile.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::common::ProfileArgs;
+use crate::artifacts::build;
+use crate::cli::EXIT_OK;
+use crate::output::{print_json, thousands, OutputFormat, Style};
+use crate::stack::catalog;
+
+/// Build the bundled Rust Lambdas with cargo-lambda for the profile's architecture (arm64, or
+/// x86_64 in China), refuse a `bootstrap` the runtime could not run (wrong CPU, glibc newer than
+/// 2.34), and zip each deterministically under its SHA-256 key.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Folder of the bundled Lambda crates. Default: `lambdas/` of the rmdeploy source tree.
+    #[arg(long, value_name = "DIR")]
+    pub lambdas: Option<PathBuf>,
+    /// Cargo target folder of the Lambda builds. Default: `~/.cache/rmdeploy/lambda-target`.
+    #[arg(long, value_name = "DIR", env = "RMDEPLOY_LAMBDA_TARGET")]
+    pub target_dir: Option<PathBuf>,
+}
+
+pub fn target_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        cache.join("rmdeploy").join("lambda-target")
+    })
+}
+
+pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
+    let resolved = args.profile.load()?;
+    let functions: Vec<&'static catalog::FunctionSpec> = catalog::FUNCTIONS
+        .iter()
+        .filter(|f| resolved.profile.produces(f.feature, resolved.variant))
+        .collect();
+    let sources = args.lambdas.unwrap_or_else(build::default_sources);
+    eprintln!(
+        "building the bundled functions for {}",
+        resolved.architecture.as_str()
+    );
+    let built = build::build(
+        &sources,
+        &target_dir(args.target_dir),
+        &functions,
+        resolved.architecture,
+    )?;
+    let missing: Vec<&str> = functions
+        .iter()
+        .filter(|f| f.code.is_none())
+        .map(|f| f.name)
+        .collect();
+    match output {
+        OutputFormat::Json => print_json(&json!({
+            "architecture": resolved.architecture.as_str(),
+            "built": built,
+            "not_bundled_yet": missing,
+        })),
+        OutputFormat::Human => {
+            let s = Style::stdout();
+            println!(
+                "{} for {}",
+                s.bold("Lambda artifacts"),
+                resolved.architecture.as_str()
+            );
+            for b in &built {
+                println!(
+                    "  {:<18} {:>10} bytes  glibc {:<5} {}",
+                    b.function,
+                    thousands(b.zip_bytes),
+                    b.glibc.as_deref().unwrap_or("none"),
+                    b.key
+                );
+            }
+            if !missing.is_empty() {
+                println!("  {} {}", s.yellow("not bundled yet:"), missing.join(", "));
+            }
+        }
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
