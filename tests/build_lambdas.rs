@@ -11,9 +11,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn build(profile: &str, path: &str) -> Value {
+    let target = rmdeploy::commands::build::target_dir(None);
     let out = common::rmdeploy()
         .env("PATH", path)
-        .args(["build", "-p", profile, "-o", "json"])
+        .args(["build", "-p", profile, "-o", "json", "--target-dir"])
+        .arg(&target)
         .timeout(std::time::Duration::from_secs(1800))
         .output()
         .unwrap();

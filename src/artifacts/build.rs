@@ -72,7 +72,28 @@ pub fn build(
         .collect();
     for dir in crates {
         let manifest = sources.join(dir).join("Cargo.toml");
-        let status = Command::new("cargo")
+        let mut cmd = Command::new("cargo");
+        // Variables cargo sets for the process running rmdeploy (`cargo run`, `cargo test`)
+        // describe that package, not the Lambda's; inherited, they make every build a rebuild.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let inherited = name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || matches!(
+                    name.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                        | "OUT_DIR"
+                );
+            if inherited {
+                cmd.env_remove(name.as_ref());
+            }
+        }
+        let status = cmd
             .arg("lambda")
             .arg("build")
             .arg("--release")
@@ -94,6 +115,16 @@ pub fn build(
             });
         }
     }
+    collect(target_dir, functions, arch)
+}
+
+/// Check and zip what the last build left in `target_dir`; a function whose `bootstrap` is
+/// missing is an error.
+pub fn collect(
+    target_dir: &Path,
+    functions: &[&'static FunctionSpec],
+    arch: Architecture,
+) -> Result<Vec<Built>, BuildError> {
     functions
         .iter()
         .filter_map(|f| f.code.map(|(_, bin)| (f, bin)))

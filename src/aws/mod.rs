@@ -20,6 +20,32 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
+impl AwsArgs {
+    /// Whether an account is configured at all (cheap: no network). `plan` goes live only then.
+    pub fn account_configured(&self) -> bool {
+        let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        // The shared files: where the variable points, else under ~/.aws, as the SDK reads them.
+        let file = |var: &str, name: &str| {
+            let path = match std::env::var_os(var) {
+                Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+                _ => match std::env::var_os("HOME") {
+                    Some(h) => std::path::Path::new(&h).join(".aws").join(name),
+                    None => return false,
+                },
+            };
+            path.is_file()
+        };
+        self.aws_profile.is_some()
+            || self.endpoint_url.is_some()
+            || env("AWS_ACCESS_KEY_ID")
+            || env("AWS_WEB_IDENTITY_TOKEN_FILE")
+            || env("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            || env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            || file("AWS_CONFIG_FILE", "config")
+            || file("AWS_SHARED_CREDENTIALS_FILE", "credentials")
+    }
+}
+
 /// Attempts per AWS call, with the SDK's standard backoff for throttling and transient errors,
 /// unless `AWS_MAX_ATTEMPTS` says otherwise.
 pub const MAX_ATTEMPTS: u32 = 8;

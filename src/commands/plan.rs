@@ -4,32 +4,103 @@ use std::process::ExitCode;
 
 use miette::miette;
 
-use super::common::{ProfileArgs, TemplateArgs};
-use crate::cli::EXIT_OK;
+use super::common::{block_on, ProfileArgs, TemplateArgs};
+use crate::artifacts::build;
+use crate::aws::{AwsArgs, Clients};
+use crate::cli::{EXIT_ATTENTION, EXIT_OK};
+use crate::deploy::live::{self, LivePlan};
 use crate::output::{print_json, thousands, OutputFormat, Style};
 use crate::plan::{self, OfflinePlan};
 use crate::render;
+use crate::stack::catalog;
 
 /// Show what the profile deploys: resources by service and by feature, template size, checks and
-/// warnings. Offline: it needs no AWS account.
+/// warnings. When an AWS account is configured (credentials, a profile or an endpoint), also what
+/// would change in it, from a CloudFormation change set that is deleted afterwards.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub profile: ProfileArgs,
     #[command(flatten)]
     pub templates: TemplateArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// Also list every resource with its type and the feature that produced it.
     #[arg(long)]
     pub resources: bool,
+    /// Do not contact AWS even when an account is configured.
+    #[arg(long)]
+    pub offline: bool,
+    /// Exit with 2 when the live plan has changes (0: no changes, 1: error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Cargo target folder of the Lambda builds whose artifacts the plan uses.
+    #[arg(long, value_name = "DIR", env = "RMDEPLOY_LAMBDA_TARGET")]
+    pub target_dir: Option<std::path::PathBuf>,
+}
+
+/// The live part of a plan, or why there is none.
+#[derive(Debug, serde::Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    offline: &'a OfflinePlan,
+    live: Option<&'a LivePlan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_skipped: Option<String>,
 }
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
     let plan = plan::offline(&resolved, &rendered);
+    let (live, skipped) = if !plan.passed() || args.offline {
+        (None, None)
+    } else if !args.aws.account_configured() {
+        (
+            None,
+            Some(
+                "no AWS account is configured (credentials, --aws-profile or --endpoint-url)"
+                    .to_string(),
+            ),
+        )
+    } else {
+        let functions: Vec<&'static catalog::FunctionSpec> = catalog::FUNCTIONS
+            .iter()
+            .filter(|f| resolved.profile.produces(f.feature, resolved.variant))
+            .collect();
+        let target = super::build::target_dir(args.target_dir.clone());
+        let built = build::collect(&target, &functions, resolved.architecture).unwrap_or_default();
+        let stack = resolved.profile.stack_name.clone();
+        block_on(async {
+            let clients = Clients::connect(&args.aws, &resolved.region).await;
+            if let Err(e) = clients.require_credentials().await {
+                return Ok::<_, miette::Report>((
+                    None,
+                    Some(format!("{e}: showing the offline plan")),
+                ));
+            }
+            eprintln!(
+                "making a change set for stack {stack} in {}",
+                resolved.region
+            );
+            let live = live::plan(&clients, &stack, &rendered.stack, &built).await?;
+            Ok((Some(live), None))
+        })?
+    };
     match output {
-        OutputFormat::Json => print_json(&plan),
-        OutputFormat::Human => print_human(&plan, args.resources),
+        OutputFormat::Json => print_json(&Output {
+            offline: &plan,
+            live: live.as_ref(),
+            live_skipped: skipped.clone(),
+        }),
+        OutputFormat::Human => {
+            print_human(&plan, args.resources);
+            match (&live, &skipped) {
+                (Some(l), _) => print_live(l),
+                (None, Some(why)) => eprintln!("live plan skipped: {why}"),
+                _ => {}
+            }
+        }
     }
     if !plan.passed() {
         let failed: Vec<&str> = plan
@@ -44,7 +115,71 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             failed.join(", ")
         ));
     }
-    Ok(ExitCode::from(EXIT_OK))
+    let changed = live.as_ref().is_some_and(|l| !l.changes.is_empty());
+    Ok(ExitCode::from(if args.detailed_exitcode && changed {
+        EXIT_ATTENTION
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn print_live(live: &LivePlan) {
+    let s = Style::stdout();
+    println!();
+    let state = match &live.stack_status {
+        Some(status) => format!("stack {} ({status})", live.stack),
+        None => format!("stack {} (new)", live.stack),
+    };
+    println!("{} {state}", s.bold("Live plan:"));
+    if live.changes.is_empty() {
+        println!("  {}", s.green("No changes."));
+    } else {
+        let count = |action: &str| live.changes.iter().filter(|c| c.action == action).count();
+        println!(
+            "  {} changes: {} to add, {} to modify, {} to remove",
+            live.changes.len(),
+            count("Add"),
+            count("Modify"),
+            count("Remove")
+        );
+        let w1 = live
+            .changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        let w2 = live
+            .changes
+            .iter()
+            .map(|c| c.resource_type.len())
+            .max()
+            .unwrap_or(0);
+        for c in &live.changes {
+            let mark = match c.action.as_str() {
+                "Add" => s.green("+ Add   "),
+                "Remove" => s.red("- Remove"),
+                "Modify" => s.yellow("~ Modify"),
+                other => format!("? {other:<6}"),
+            };
+            let mut extra = String::new();
+            if let Some(r) = &c.replacement {
+                if r != "False" {
+                    extra.push_str(&s.red(&format!(" replacement: {r}")));
+                }
+            }
+            if !c.changed.is_empty() {
+                extra.push_str(&format!(" ({})", c.changed.join(", ")));
+            }
+            let line = format!(
+                "  {mark} {:<w1$}  {:<w2$}{extra}",
+                c.logical_id, c.resource_type
+            );
+            println!("{}", line.trim_end());
+        }
+    }
+    for note in &live.notes {
+        println!("  {} {note}", s.dim("note:"));
+    }
 }
 
 fn print_human(plan: &OfflinePlan, list: bool) {

@@ -220,3 +220,53 @@ pub async fn execute(clients: &Clients, set: &ChangeSet) -> Result<String, Deplo
         .map(|s| super::stacks::status(s).to_string())
         .unwrap_or_else(|| "DELETE_COMPLETE".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudformation::types::{
+        Change, ChangeAction, Replacement, ResourceAttribute, ResourceChange, ResourceChangeDetail,
+        ResourceTargetDefinition,
+    };
+
+    fn detail(attribute: ResourceAttribute, name: Option<&str>) -> ResourceChangeDetail {
+        let mut target = ResourceTargetDefinition::builder().attribute(attribute);
+        if let Some(n) = name {
+            target = target.name(n);
+        }
+        ResourceChangeDetail::builder()
+            .target(target.build())
+            .build()
+    }
+
+    #[test]
+    fn modify_changes_keep_replacement_and_changed_properties() {
+        let change = Change::builder()
+            .resource_change(
+                ResourceChange::builder()
+                    .action(ChangeAction::Modify)
+                    .logical_resource_id("ParamsFunction")
+                    .resource_type("AWS::Lambda::Function")
+                    .replacement(Replacement::Conditional)
+                    .details(detail(ResourceAttribute::Properties, Some("Environment")))
+                    .details(detail(ResourceAttribute::Properties, Some("Code")))
+                    .details(detail(ResourceAttribute::Properties, Some("Code")))
+                    .details(detail(ResourceAttribute::Tags, None))
+                    .build(),
+            )
+            .build();
+        let planned = planned(&change).unwrap();
+        assert_eq!(planned.action, "Modify");
+        assert_eq!(planned.replacement.as_deref(), Some("Conditional"));
+        assert_eq!(planned.changed, vec!["Code", "Environment", "Tags"]);
+    }
+
+    #[test]
+    fn empty_change_set_reasons_are_recognised() {
+        assert!(is_empty_reason("The submitted information didn't contain changes. Submit different information to create a change set."));
+        assert!(is_empty_reason("No updates are to be performed."));
+        assert!(!is_empty_reason(
+            "Template format error: Unresolved resource dependencies"
+        ));
+    }
+}

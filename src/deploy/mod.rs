@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod changeset;
 mod error;
+pub mod live;
 pub mod stacks;
 
 pub use error::DeployError;

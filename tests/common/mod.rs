@@ -44,6 +44,23 @@ pub fn python_tools() -> PathBuf {
 pub fn rmdeploy() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("rmdeploy").unwrap();
     cmd.env_remove("RMDEPLOY_PROFILE").env("NO_COLOR", "1");
+    // No AWS account unless a test gives one: plans stay offline and fast.
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ] {
+        cmd.env_remove(var);
+    }
+    let nowhere = std::env::temp_dir().join("rmdeploy-tests-no-aws-files");
+    cmd.env("AWS_CONFIG_FILE", nowhere.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", nowhere.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     cmd
 }
 

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 pub struct Moto {
     child: Child,
     pub url: String,
-    /// An empty home, so no AWS config or credentials of the machine leak into a test.
-    pub home: tempfile::TempDir,
 }
 
 impl Moto {
@@ -36,7 +34,6 @@ impl Moto {
         Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            home: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -53,13 +50,11 @@ impl Moto {
             "AWS_REGION",
             "AWS_DEFAULT_REGION",
             "AWS_SESSION_TOKEN",
-            "AWS_CONFIG_FILE",
-            "AWS_SHARED_CREDENTIALS_FILE",
         ] {
             cmd.env_remove(var);
         }
-        cmd.env("HOME", self.home.path())
-            .env("AWS_ACCESS_KEY_ID", "testing")
+        // super::rmdeploy() already points the shared AWS files nowhere.
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", &self.url)

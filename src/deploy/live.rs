@@ -1,0 +1,244 @@
+//! The live part of `plan`: the stack's parameters as `apply` would pass them, and the change set
+//! CloudFormation makes of the rendered template, read in full and then discarded.
+
+use aws_sdk_cloudformation::types::Stack;
+use serde::Serialize;
+
+use super::changeset::{self, Kind, PlannedChange, Request, TemplateSource};
+use super::{bootstrap, stacks, DeployError};
+use crate::artifacts::build::Built;
+use crate::aws::Clients;
+use crate::render::Template;
+
+/// Placeholder bucket for a plan made before the bootstrap stack exists.
+pub const PENDING_BUCKET: &str = "rmdeploy-artifacts-pending";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LivePlan {
+    pub stack: String,
+    /// `create` (no stack yet) or `update`.
+    pub kind: Kind,
+    /// The stack's status before the plan, when it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_status: Option<String>,
+    pub changes: Vec<PlannedChange>,
+    /// The parameters `apply` would pass, by name.
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// Where parameter values came from, where that matters.
+    pub notes: Vec<String>,
+}
+
+/// The stack's parameters: the bootstrap bucket, the IoT data endpoint and a code key per
+/// function, from the artifacts built last, else the stack's current values.
+pub async fn parameters(
+    clients: &Clients,
+    template: &Template,
+    existing: Option<&Stack>,
+    bucket: Option<&str>,
+    built: &[Built],
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let previous = |key: &str| -> Option<String> {
+        existing?
+            .parameters()
+            .iter()
+            .find(|p| p.parameter_key() == Some(key))
+            .and_then(|p| p.parameter_value().map(str::to_string))
+    };
+    let names: Vec<String> = template
+        .document
+        .get("Parameters")
+        .and_then(|p| p.as_object())
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut values = Vec::new();
+    for name in names {
+        let value = match name.as_str() {
+            "ArtifactsBucket" => match bucket {
+                Some(b) => b.to_string(),
+                None => previous(&name).unwrap_or_else(|| PENDING_BUCKET.into()),
+            },
+            // The endpoint of an account does not change: keep the deployed one.
+            "IotDataEndpoint" => match previous(&name) {
+                Some(v) => v,
+                None => iot_data_endpoint(clients).await?,
+            },
+            key => {
+                match built.iter().find(|b| b.parameter == key) {
+                    Some(b) => b.key.clone(),
+                    None => match previous(key) {
+                        Some(v) => {
+                            notes.push(format!("{key}: not built here, the deployed code is kept"));
+                            v
+                        }
+                        None => {
+                            let prefix = key.trim_end_matches("CodeKey");
+                            let function = crate::stack::catalog::FUNCTIONS
+                                .iter()
+                                .find(|f| f.prefix == prefix)
+                                .map_or(prefix, |f| f.name);
+                            notes.push(format!("{key}: the {function} function has no built code yet; apply needs it"));
+                            format!("lambda/{function}/not-built.zip")
+                        }
+                    },
+                }
+            }
+        };
+        values.push((name, value));
+    }
+    Ok(values)
+}
+
+/// The account's IoT data endpoint (`iot:Data-ATS`), never built by hand: its shape differs
+/// between regions, China's two among them.
+pub async fn iot_data_endpoint(clients: &Clients) -> Result<String, DeployError> {
+    let out = clients
+        .iot
+        .describe_endpoint()
+        .endpoint_type("iot:Data-ATS")
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("iot:DescribeEndpoint", &e))?;
+    out.endpoint_address()
+        .map(str::to_string)
+        .ok_or_else(|| DeployError::Aws {
+            operation: "iot:DescribeEndpoint".into(),
+            message: "the answer held no endpoint address".into(),
+            help: None,
+        })
+}
+
+/// The artifacts bucket of the bootstrap stack, when there is one.
+pub async fn bootstrap_bucket(clients: &Clients) -> Result<Option<String>, DeployError> {
+    match stacks::describe(clients, bootstrap::STACK_NAME).await? {
+        Some(boot)
+            if stacks::status(&boot).ends_with("_COMPLETE")
+                && !stacks::status(&boot).contains("ROLLBACK") =>
+        {
+            stacks::output_or_resource(clients, &boot, "ArtifactsBucketName", "ArtifactsBucket")
+                .await
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The HTTPS URL CloudFormation reads an object of a bucket from.
+pub fn s3_url(bucket: &str, region: &str, key: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://{bucket}.s3.{region}.{suffix}/{key}")
+}
+
+/// Pass the template inline, or (over 51,200 bytes) through the artifacts bucket under its
+/// SHA-256, uploaded only when absent.
+pub async fn template_source(
+    clients: &Clients,
+    stack: &str,
+    body: String,
+    bucket: Option<&str>,
+) -> Result<Option<TemplateSource>, DeployError> {
+    if !crate::checks::needs_s3(body.len()) {
+        return Ok(Some(TemplateSource::Body(body)));
+    }
+    let Some(bucket) = bucket else {
+        return Ok(None);
+    };
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = format!("templates/{stack}/{sha}.json");
+    crate::artifacts::store::put_if_absent(clients, bucket, &key, body.into_bytes()).await?;
+    Ok(Some(TemplateSource::Url(s3_url(
+        bucket,
+        &clients.region,
+        &key,
+    ))))
+}
+
+/// Make the change set of `template` for `stack`, read it and discard it.
+pub async fn plan(
+    clients: &Clients,
+    stack_name: &str,
+    template: &Template,
+    built: &[Built],
+) -> Result<LivePlan, DeployError> {
+    let existing = stacks::wait_settled(clients, stack_name).await?;
+    let existing = existing.filter(|s| stacks::status(s) != "REVIEW_IN_PROGRESS");
+    let kind = if existing.is_some() {
+        Kind::Update
+    } else {
+        Kind::Create
+    };
+    let mut notes = Vec::new();
+    let bucket = bootstrap_bucket(clients).await?;
+    if bucket.is_none() {
+        notes.push(format!(
+            "no bootstrap stack in {} yet: apply creates it first",
+            clients.region
+        ));
+    }
+    let parameters = parameters(
+        clients,
+        template,
+        existing.as_ref(),
+        bucket.as_deref(),
+        built,
+        &mut notes,
+    )
+    .await?;
+    let shown = parameters.iter().cloned().collect();
+    let Some(source) =
+        template_source(clients, stack_name, template.to_json(), bucket.as_deref()).await?
+    else {
+        if existing.is_some() {
+            return Err(DeployError::StackState {
+                stack: bootstrap::STACK_NAME.into(),
+                status: "missing".into(),
+                explanation: format!("stack {stack_name} exists but the bootstrap stack that holds its artifacts does not"),
+                help: Some("run `rmdeploy bootstrap` to make it again".into()),
+            });
+        }
+        notes.push("the template is over 51,200 bytes and there is no artifacts bucket to pass it through: the changes are read from the template, and CloudFormation checks it on apply".into());
+        return Ok(LivePlan {
+            stack: stack_name.to_string(),
+            kind,
+            stack_status: None,
+            changes: crate::plan::resources(template)
+                .into_iter()
+                .map(|r| PlannedChange {
+                    action: "Add".into(),
+                    logical_id: r.logical_id,
+                    resource_type: r.kind,
+                    replacement: None,
+                    changed: Vec::new(),
+                })
+                .collect(),
+            parameters: shown,
+            notes,
+        });
+    };
+    let request = Request {
+        stack: stack_name.to_string(),
+        template: source,
+        parameters,
+        kind,
+        description: "rmdeploy plan".into(),
+    };
+    let set = changeset::create(clients, &request).await?;
+    if !set.changes.is_empty() {
+        changeset::discard(clients, &set).await?;
+    }
+    Ok(LivePlan {
+        stack: stack_name.to_string(),
+        kind,
+        stack_status: existing.as_ref().map(|s| stacks::status(s).to_string()),
+        changes: set.changes,
+        parameters: shown,
+        notes,
+    })
+}

@@ -1,0 +1,187 @@
+//! `plan` against a real AWS API emulator (moto_server): a change set is made, read in full and
+//! deleted; an empty one is "No changes"; `--detailed-exitcode` tells them apart.
+
+mod common;
+
+use common::moto::Moto;
+use serde_json::Value;
+
+fn plan(moto: &Moto, args: &[&str]) -> (i32, Value) {
+    let out = moto
+        .rmdeploy()
+        .arg("plan")
+        .args(args)
+        .args(["-o", "json", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 2,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn sdk(moto: &Moto) -> (tokio::runtime::Runtime, aws_sdk_cloudformation::Client) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = rt.block_on(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&moto.url)
+            .credentials_provider(aws_credential_types::Credentials::for_tests())
+            .load(),
+    );
+    (rt, aws_sdk_cloudformation::Client::new(&config))
+}
+
+/// Stack names that exist, and change sets still open on them.
+fn leftovers(
+    rt: &tokio::runtime::Runtime,
+    cfn: &aws_sdk_cloudformation::Client,
+) -> (Vec<String>, usize) {
+    rt.block_on(async {
+        let stacks: Vec<String> = cfn
+            .list_stacks()
+            .send()
+            .await
+            .unwrap()
+            .stack_summaries()
+            .iter()
+            .filter(|s| s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE"))
+            .map(|s| s.stack_name().unwrap().to_string())
+            .collect();
+        let mut open = 0;
+        for s in &stacks {
+            // executed ones are history (CloudFormation deletes them; moto keeps them listed)
+            open += cfn
+                .list_change_sets()
+                .stack_name(s)
+                .send()
+                .await
+                .unwrap()
+                .summaries()
+                .iter()
+                .filter(|c| c.execution_status().map(|e| e.as_str()) != Some("EXECUTE_COMPLETE"))
+                .count();
+        }
+        (stacks, open)
+    })
+}
+
+#[test]
+fn plan_creates_then_reports_no_changes_then_the_added_feature() {
+    let moto = Moto::start();
+    let (rt, cfn) = sdk(&moto);
+
+    // No bootstrap yet: the create is read from the template, nothing is made.
+    let (code, first) = plan(&moto, &["-p", "dev"]);
+    assert_eq!(code, 2);
+    let total = first["resources"]["total"].as_u64().unwrap();
+    assert_eq!(first["live"]["kind"], "create");
+    assert_eq!(
+        first["live"]["changes"].as_array().unwrap().len() as u64,
+        total
+    );
+    assert_eq!(leftovers(&rt, &cfn), (vec![], 0));
+
+    // With the bootstrap stack, the template goes through the bucket to a real change set.
+    moto.rmdeploy()
+        .args(["bootstrap", "-p", "dev"])
+        .assert()
+        .success();
+    let (code, second) = plan(&moto, &["-p", "dev"]);
+    assert_eq!(code, 2);
+    let changes = second["live"]["changes"].as_array().unwrap();
+    assert_eq!(changes.len() as u64, total);
+    assert!(changes.iter().all(|c| c["action"] == "Add"));
+    assert_eq!(
+        leftovers(&rt, &cfn),
+        (vec!["rmdeploy-bootstrap".to_string()], 0),
+        "the plan left something behind"
+    );
+
+    // Deploy what the plan showed (apply's job later), then plan again: no changes.
+    let params = second["live"]["parameters"].as_object().unwrap().clone();
+    let template = moto
+        .rmdeploy()
+        .args(["render", "-p", "dev", "-o", "json"])
+        .output()
+        .unwrap()
+        .stdout;
+    rt.block_on(async {
+        let mut create = cfn
+            .create_stack()
+            .stack_name("rainmaker-dev")
+            .template_body(String::from_utf8(template).unwrap())
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityNamedIam);
+        for (k, v) in &params {
+            create = create.parameters(
+                aws_sdk_cloudformation::types::Parameter::builder()
+                    .parameter_key(k)
+                    .parameter_value(v.as_str().unwrap())
+                    .build(),
+            );
+        }
+        create.send().await.unwrap();
+    });
+    let (code, third) = plan(&moto, &["-p", "dev"]);
+    assert_eq!(code, 0, "{}", third["live"]);
+    assert_eq!(third["live"]["kind"], "update");
+    assert_eq!(third["live"]["changes"].as_array().unwrap().len(), 0);
+    assert_eq!(third["live"]["parameters"], second["live"]["parameters"]);
+
+    // Turning webhooks on adds exactly the webhooks resources.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("dev-webhooks.yaml");
+    let dev = std::fs::read_to_string(common::root().join("profiles/dev.yaml")).unwrap();
+    std::fs::write(
+        &profile,
+        dev.replace("features: {}", "features:\n  webhooks: true"),
+    )
+    .unwrap();
+    let (code, fourth) = plan(&moto, &["-p", profile.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let added: Vec<&str> = fourth["live"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "Add")
+        .map(|c| c["logical_id"].as_str().unwrap())
+        .collect();
+    let labelled: Vec<&str> = fourth["resources"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["feature"] == "webhooks")
+        .map(|r| r["logical_id"].as_str().unwrap())
+        .collect();
+    let (mut added, mut labelled) = (added, labelled);
+    added.sort();
+    labelled.sort();
+    assert_eq!(added, labelled);
+    assert_eq!(leftovers(&rt, &cfn).1, 0);
+}
+
+#[test]
+fn without_credentials_plan_says_so_and_shows_the_offline_plan() {
+    let moto = Moto::start();
+    let mut cmd = moto.rmdeploy();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = cmd
+        .args(["plan", "-p", "dev", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(plan["live"].is_null());
+    assert!(
+        plan["live_skipped"]
+            .as_str()
+            .unwrap()
+            .contains("no AWS credentials"),
+        "{plan}"
+    );
+    assert_eq!(plan["mode"], "offline");
+}
