@@ -16,49 +16,6 @@ fn json(cmd: &mut assert_cmd::Command) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// CloudFormation stacks and change sets as the emulator holds them.
-fn cloudformation(moto: &Moto, region: &str) -> (Vec<(String, String)>, usize) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .endpoint_url(&moto.url)
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .load()
-            .await;
-        let cfn = aws_sdk_cloudformation::Client::new(&config);
-        let stacks: Vec<(String, String)> = cfn
-            .list_stacks()
-            .send()
-            .await
-            .unwrap()
-            .stack_summaries()
-            .iter()
-            .filter(|s| s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE"))
-            .map(|s| {
-                (
-                    s.stack_name().unwrap().to_string(),
-                    s.stack_status().unwrap().as_str().to_string(),
-                )
-            })
-            .collect();
-        let mut change_sets = 0;
-        for (name, _) in &stacks {
-            change_sets += cfn
-                .list_change_sets()
-                .stack_name(name)
-                .send()
-                .await
-                .unwrap()
-                .summaries()
-                .iter()
-                .filter(|c| c.execution_status().map(|e| e.as_str()) == Some("AVAILABLE"))
-                .count();
-        }
-        (stacks, change_sets)
-    })
-}
-
 #[test]
 fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
     let moto = Moto::start();
@@ -82,7 +39,7 @@ fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
         assert_eq!(again["action"], "unchanged");
         assert_eq!(again["bucket"], bucket.as_str());
 
-        let (stacks, open_change_sets) = cloudformation(&moto, region);
+        let (stacks, open_change_sets) = moto.leftovers(region);
         assert_eq!(
             stacks,
             vec![(
@@ -122,7 +79,7 @@ fn without_credentials_nothing_is_called_and_the_fix_is_named() {
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("no AWS credentials"))
         .stderr(predicate::str::contains("--aws-profile"));
-    let (stacks, _) = cloudformation(&moto, "us-east-1");
+    let (stacks, _) = moto.leftovers("us-east-1");
     assert!(stacks.is_empty(), "{stacks:?}");
 }
 

@@ -23,56 +23,14 @@ fn plan(moto: &Moto, args: &[&str]) -> (i32, Value) {
     (code, serde_json::from_slice(&out.stdout).unwrap())
 }
 
-fn sdk(moto: &Moto) -> (tokio::runtime::Runtime, aws_sdk_cloudformation::Client) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let config = rt.block_on(
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto.url)
-            .credentials_provider(aws_credential_types::Credentials::for_tests())
-            .load(),
-    );
-    (rt, aws_sdk_cloudformation::Client::new(&config))
-}
-
-/// Stack names that exist, and change sets still open on them.
-fn leftovers(
-    rt: &tokio::runtime::Runtime,
-    cfn: &aws_sdk_cloudformation::Client,
-) -> (Vec<String>, usize) {
-    rt.block_on(async {
-        let stacks: Vec<String> = cfn
-            .list_stacks()
-            .send()
-            .await
-            .unwrap()
-            .stack_summaries()
-            .iter()
-            .filter(|s| s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE"))
-            .map(|s| s.stack_name().unwrap().to_string())
-            .collect();
-        let mut open = 0;
-        for s in &stacks {
-            // executed ones are history (CloudFormation deletes them; moto keeps them listed)
-            open += cfn
-                .list_change_sets()
-                .stack_name(s)
-                .send()
-                .await
-                .unwrap()
-                .summaries()
-                .iter()
-                .filter(|c| c.execution_status().map(|e| e.as_str()) != Some("EXECUTE_COMPLETE"))
-                .count();
-        }
-        (stacks, open)
-    })
-}
-
 #[test]
 fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     let moto = Moto::start();
-    let (rt, cfn) = sdk(&moto);
+    let (rt, cfn) = moto.cloudformation("us-east-1");
+    let names = |m: &Moto| -> (Vec<String>, usize) {
+        let (stacks, open) = m.leftovers("us-east-1");
+        (stacks.into_iter().map(|(n, _)| n).collect(), open)
+    };
 
     // No bootstrap yet: the create is read from the template, nothing is made.
     let (code, first) = plan(&moto, &["-p", "dev"]);
@@ -83,7 +41,7 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
         first["live"]["changes"].as_array().unwrap().len() as u64,
         total
     );
-    assert_eq!(leftovers(&rt, &cfn), (vec![], 0));
+    assert_eq!(names(&moto), (vec![], 0));
 
     // With the bootstrap stack, the template goes through the bucket to a real change set.
     moto.rmdeploy()
@@ -96,7 +54,7 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     assert_eq!(changes.len() as u64, total);
     assert!(changes.iter().all(|c| c["action"] == "Add"));
     assert_eq!(
-        leftovers(&rt, &cfn),
+        names(&moto),
         (vec!["rmdeploy-bootstrap".to_string()], 0),
         "the plan left something behind"
     );
@@ -160,7 +118,7 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     added.sort();
     labelled.sort();
     assert_eq!(added, labelled);
-    assert_eq!(leftovers(&rt, &cfn).1, 0);
+    assert_eq!(names(&moto).1, 0);
 }
 
 #[test]

@@ -68,3 +68,61 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+impl Moto {
+    /// A CloudFormation client of the emulator for `region`, with the runtime it runs on.
+    pub fn cloudformation(
+        &self,
+        region: &str,
+    ) -> (tokio::runtime::Runtime, aws_sdk_cloudformation::Client) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let config = rt.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .endpoint_url(&self.url)
+                .credentials_provider(aws_credential_types::Credentials::for_tests())
+                .load(),
+        );
+        (rt, aws_sdk_cloudformation::Client::new(&config))
+    }
+
+    /// The stacks that exist in `region` (name, status), and how many change sets on them were
+    /// never executed: what a plan or a failure may have left behind. (Executed ones are history:
+    /// CloudFormation deletes them, moto keeps them listed.)
+    pub fn leftovers(&self, region: &str) -> (Vec<(String, String)>, usize) {
+        let (rt, cfn) = self.cloudformation(region);
+        rt.block_on(async {
+            let stacks: Vec<(String, String)> = cfn
+                .list_stacks()
+                .send()
+                .await
+                .unwrap()
+                .stack_summaries()
+                .iter()
+                .filter(|s| s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE"))
+                .map(|s| {
+                    (
+                        s.stack_name().unwrap().to_string(),
+                        s.stack_status().unwrap().as_str().to_string(),
+                    )
+                })
+                .collect();
+            let mut open = 0;
+            for (name, _) in &stacks {
+                open += cfn
+                    .list_change_sets()
+                    .stack_name(name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .summaries()
+                    .iter()
+                    .filter(|c| {
+                        c.execution_status().map(|e| e.as_str()) != Some("EXECUTE_COMPLETE")
+                    })
+                    .count();
+            }
+            (stacks, open)
+        })
+    }
+}
