@@ -26,8 +26,14 @@ pub struct Args {
     pub target_dir: Option<PathBuf>,
 }
 
+/// The Lambda build folder: the flag, else `RMDEPLOY_LAMBDA_TARGET`, else the user's cache.
 pub fn target_dir(arg: Option<PathBuf>) -> PathBuf {
-    arg.unwrap_or_else(|| {
+    arg.or_else(|| {
+        std::env::var_os("RMDEPLOY_LAMBDA_TARGET")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
+    .unwrap_or_else(|| {
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
