@@ -12,19 +12,13 @@ use sha2::{Digest, Sha256};
 
 fn build(profile: &str, path: &str) -> Value {
     let target = rmdeploy::commands::build::target_dir(None);
-    let out = common::rmdeploy()
-        .env("PATH", path)
-        .args(["build", "-p", profile, "-o", "json", "--target-dir"])
-        .arg(&target)
-        .timeout(std::time::Duration::from_secs(1800))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::json_of(
+        common::rmdeploy()
+            .env("PATH", path)
+            .args(["build", "-p", profile, "-o", "json", "--target-dir"])
+            .arg(&target)
+            .timeout(std::time::Duration::from_secs(1800)),
+    )
 }
 
 #[test]

@@ -7,13 +7,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 fn json_stdout(args: &[&str]) -> Value {
-    let out = rmdeploy().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+    common::json_of(rmdeploy().args(args))
 }
 
 #[test]

@@ -4,26 +4,16 @@ mod common;
 
 use common::moto::Moto;
 use predicates::prelude::*;
-use serde_json::Value;
-
-fn json(cmd: &mut assert_cmd::Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 #[test]
 fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
     let moto = Moto::start();
     for region in ["us-east-1", "cn-north-1"] {
-        let first = json(
-            moto.rmdeploy()
-                .args(["bootstrap", "--region", region, "-o", "json"]),
-        );
+        let first =
+            common::json_of(
+                moto.rmdeploy()
+                    .args(["bootstrap", "--region", region, "-o", "json"]),
+            );
         assert_eq!(first["action"], "created", "{first}");
         assert_eq!(first["status"], "CREATE_COMPLETE");
         let bucket = first["bucket"].as_str().unwrap().to_string();
@@ -32,10 +22,11 @@ fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
             "{bucket}"
         );
 
-        let again = json(
-            moto.rmdeploy()
-                .args(["bootstrap", "--region", region, "-o", "json"]),
-        );
+        let again =
+            common::json_of(
+                moto.rmdeploy()
+                    .args(["bootstrap", "--region", region, "-o", "json"]),
+            );
         assert_eq!(again["action"], "unchanged");
         assert_eq!(again["bucket"], bucket.as_str());
 

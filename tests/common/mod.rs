@@ -83,3 +83,14 @@ pub fn lambda_build_path() -> String {
         std::env::var("PATH").unwrap_or_default()
     )
 }
+
+/// Run a command that must succeed and parse its stdout as one JSON document.
+pub fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
