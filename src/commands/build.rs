@@ -9,7 +9,6 @@ use super::common::ProfileArgs;
 use crate::artifacts::build;
 use crate::cli::EXIT_OK;
 use crate::output::{print_json, thousands, OutputFormat, Style};
-use crate::stack::catalog;
 
 /// Build the bundled Rust Lambdas with cargo-lambda for the profile's architecture (arm64, or
 /// x86_64 in China), refuse a `bootstrap` the runtime could not run (wrong CPU, glibc newer than
@@ -44,10 +43,7 @@ pub fn target_dir(arg: Option<PathBuf>) -> PathBuf {
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
-    let functions: Vec<&'static catalog::FunctionSpec> = catalog::FUNCTIONS
-        .iter()
-        .filter(|f| resolved.profile.produces(f.feature, resolved.variant))
-        .collect();
+    let functions = crate::stack::deployed_functions(&resolved);
     let sources = args.lambdas.unwrap_or_else(build::default_sources);
     eprintln!(
         "building the bundled functions for {}",

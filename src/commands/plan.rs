@@ -12,7 +12,6 @@ use crate::deploy::live::{self, LivePlan};
 use crate::output::{print_json, thousands, OutputFormat, Style};
 use crate::plan::{self, OfflinePlan};
 use crate::render;
-use crate::stack::catalog;
 
 /// Show what the profile deploys: resources by service and by feature, template size, checks and
 /// warnings. When an AWS account is configured (credentials, a profile or an endpoint), also what
@@ -64,10 +63,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             ),
         )
     } else {
-        let functions: Vec<&'static catalog::FunctionSpec> = catalog::FUNCTIONS
-            .iter()
-            .filter(|f| resolved.profile.produces(f.feature, resolved.variant))
-            .collect();
+        let functions = crate::stack::deployed_functions(&resolved);
         let target = super::build::target_dir(args.target_dir.clone());
         let built = build::collect(&target, &functions, resolved.architecture).unwrap_or_default();
         let stack = resolved.profile.stack_name.clone();

@@ -4,4 +4,4 @@
 pub mod catalog;
 mod model;
 
-pub use model::{build, StackModel};
+pub use model::{build, deployed_functions, StackModel};

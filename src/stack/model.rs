@@ -127,6 +127,14 @@ fn feature_on(r: &Resolved, feature: &str) -> bool {
     r.profile.produces(feature, r.variant)
 }
 
+/// The bundled functions this profile's stack holds, in catalogue order.
+pub fn deployed_functions(r: &Resolved) -> Vec<&'static catalog::FunctionSpec> {
+    catalog::FUNCTIONS
+        .iter()
+        .filter(|f| feature_on(r, f.feature))
+        .collect()
+}
+
 pub fn build(r: &Resolved) -> StackModel {
     let p = &r.profile;
     let tables: Vec<TableModel> = catalog::TABLES
@@ -157,9 +165,8 @@ pub fn build(r: &Resolved) -> StackModel {
         .collect();
 
     let deployed_table = |k: TableKey| feature_on(r, catalog::table(k).feature);
-    let functions: Vec<FunctionModel> = catalog::FUNCTIONS
-        .iter()
-        .filter(|f| feature_on(r, f.feature))
+    let functions: Vec<FunctionModel> = deployed_functions(r)
+        .into_iter()
         .map(|f| function_model(r, f, &deployed_table))
         .collect();
 
