@@ -20,13 +20,18 @@ pub fn default_sources() -> PathBuf {
 #[derive(Debug, Clone, Serialize)]
 pub struct Built {
     pub function: &'static str,
+    /// The binary that runs it; functions running the same binary share one artifact.
+    pub binary: &'static str,
+    /// False while the function runs the placeholder for handlers not bundled yet.
+    pub bundled: bool,
     pub parameter: String,
     pub key: String,
     pub sha256: String,
     pub zip_bytes: usize,
     pub glibc: Option<String>,
+    /// The zip itself, shared by the functions that run the same binary.
     #[serde(skip)]
-    pub zip: Vec<u8>,
+    pub zip: std::sync::Arc<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -66,10 +71,9 @@ pub fn build(
     if !sources.is_dir() {
         return Err(BuildError::NoSources(sources.display().to_string()));
     }
-    let crates: Vec<&str> = functions
-        .iter()
-        .filter_map(|f| f.code.map(|(dir, _)| dir))
-        .collect();
+    let mut crates: Vec<&str> = functions.iter().map(|f| f.code.0).collect();
+    crates.sort();
+    crates.dedup();
     for dir in crates {
         let manifest = sources.join(dir).join("Cargo.toml");
         let mut cmd = Command::new("cargo");
@@ -118,17 +122,18 @@ pub fn build(
     collect(target_dir, functions, arch)
 }
 
-/// Check and zip what the last build left in `target_dir`; a function whose `bootstrap` is
-/// missing is an error.
+/// Check and zip what the last build left in `target_dir`, each binary once; a function whose
+/// `bootstrap` is missing is an error.
 pub fn collect(
     target_dir: &Path,
     functions: &[&'static FunctionSpec],
     arch: Architecture,
 ) -> Result<Vec<Built>, BuildError> {
-    functions
-        .iter()
-        .filter_map(|f| f.code.map(|(_, bin)| (f, bin)))
-        .map(|(f, bin)| {
+    let mut zipped: std::collections::BTreeMap<&str, Built> = Default::default();
+    let mut built = Vec::new();
+    for f in functions {
+        let bin = f.code.1;
+        if !zipped.contains_key(bin) {
             let path = target_dir.join("lambda").join(bin).join("bootstrap");
             let shown = path.display().to_string();
             let data = std::fs::read(&path).map_err(|source| ArtifactError::Read {
@@ -137,15 +142,25 @@ pub fn collect(
             })?;
             let facts = elf::check(&shown, &data, arch)?;
             let zip = package::lambda_zip(&shown, data)?;
-            Ok(Built {
+            let first = Built {
                 function: f.name,
-                parameter: format!("{}CodeKey", f.prefix),
-                key: zip.key(f.name),
+                binary: bin,
+                bundled: f.bundled(),
+                parameter: String::new(),
+                key: zip.key(bin),
                 sha256: zip.sha256.clone(),
                 zip_bytes: zip.bytes.len(),
                 glibc: facts.glibc.map(|(a, b)| format!("{a}.{b}")),
-                zip: zip.bytes,
-            })
-        })
-        .collect()
+                zip: std::sync::Arc::new(zip.bytes),
+            };
+            zipped.insert(bin, first);
+        }
+        built.push(Built {
+            function: f.name,
+            bundled: f.bundled(),
+            parameter: format!("{}CodeKey", f.prefix),
+            ..zipped[bin].clone()
+        });
+    }
+    Ok(built)
 }

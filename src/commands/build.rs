@@ -12,7 +12,8 @@ use crate::output::{print_json, thousands, OutputFormat, Style};
 
 /// Build the bundled Rust Lambdas with cargo-lambda for the profile's architecture (arm64, or
 /// x86_64 in China), refuse a `bootstrap` the runtime could not run (wrong CPU, glibc newer than
-/// 2.34), and zip each deterministically under its SHA-256 key.
+/// 2.34), and zip each deterministically under its SHA-256 key. Functions whose handler is not
+/// bundled yet run the `pending` binary, which fails every invocation with a clear message.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -57,7 +58,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     )?;
     let missing: Vec<&str> = functions
         .iter()
-        .filter(|f| f.code.is_none())
+        .filter(|f| !f.bundled())
         .map(|f| f.name)
         .collect();
     match output {
@@ -75,15 +76,20 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             );
             for b in &built {
                 println!(
-                    "  {:<18} {:>10} bytes  glibc {:<5} {}",
+                    "  {:<18} {:<8} {:>10} bytes  glibc {:<5} {}",
                     b.function,
+                    b.binary,
                     thousands(b.zip_bytes),
                     b.glibc.as_deref().unwrap_or("none"),
                     b.key
                 );
             }
             if !missing.is_empty() {
-                println!("  {} {}", s.yellow("not bundled yet:"), missing.join(", "));
+                println!(
+                    "  {} {} (they run `pending`, which fails every invocation with a message naming the function)",
+                    s.yellow("handler not bundled yet:"),
+                    missing.join(", ")
+                );
             }
         }
     }

@@ -188,8 +188,19 @@ pub struct FunctionSpec {
     pub publishes: &'static [&'static str],
     /// Reads firmware objects (to presign OTA URLs).
     pub reads_firmware: bool,
-    /// The crate folder under `lambdas/` and the binary it builds, once the function is bundled.
-    pub code: Option<(&'static str, &'static str)>,
+    /// The crate folder under `lambdas/` and the binary that runs the function.
+    pub code: (&'static str, &'static str),
+}
+
+/// The binary of functions whose handler is not bundled yet: it fails every invocation with a
+/// message naming the function, so the stack is complete and nothing is dropped silently.
+pub const PENDING: (&str, &str) = ("params", "pending");
+
+impl FunctionSpec {
+    /// Whether the function's own handler is bundled (not the placeholder).
+    pub fn bundled(&self) -> bool {
+        self.code != PENDING
+    }
 }
 
 use Access::{Read, ReadWrite};
@@ -205,7 +216,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Nodes, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::Params,
@@ -218,7 +229,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &[],
         reads_firmware: false,
-        code: Some(("params", "params")),
+        code: ("params", "params"),
     },
     FunctionSpec {
         key: FunctionKey::NodeAlert,
@@ -230,7 +241,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::UserNodes, Read)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::UserMapping,
@@ -245,7 +256,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::OtaFetch,
@@ -257,7 +268,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &["otaurl"],
         reads_firmware: true,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::OtaStatus,
@@ -269,7 +280,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::TsIngest,
@@ -281,7 +292,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Timeseries, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::CmdResp,
@@ -293,7 +304,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::Api,
@@ -311,7 +322,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote", "to-node"],
         reads_firmware: true,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::Authorizer,
@@ -323,7 +334,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::WebhookDispatch,
@@ -335,7 +346,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Webhooks, Read)],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::Voice,
@@ -351,7 +362,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote"],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::Passthrough,
@@ -363,7 +374,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::UserNodes, Read)],
         publishes: &["to-node"],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
     FunctionSpec {
         key: FunctionKey::UserAdmin,
@@ -378,7 +389,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
-        code: None,
+        code: PENDING,
     },
 ];
 
