@@ -13,12 +13,14 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 /// Exit status for "changes present" (`plan --detailed-exitcode`) and a failed quota check.
 pub const EXIT_ATTENTION: u8 = 2;
+/// Exit status when the user stopped a run with Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Deploy a self-hosted ESP RainMaker-style IoT cloud (AWS IoT Core, Rust Lambdas, DynamoDB, S3,
 /// API Gateway, Cognito or OAuth2) into your own AWS account, in global regions or AWS China.
 ///
 /// Exit status: 0 success; 1 error; 2 changes present (`plan --detailed-exitcode`) or a failed
-/// quota check.
+/// quota check; 130 stopped with Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "rmdeploy", version, propagate_version = true)]
 pub struct Cli {
@@ -33,6 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Plan(commands::plan::Args),
+    Apply(commands::apply::Args),
     Bootstrap(commands::bootstrap::Args),
     Build(commands::build::Args),
     Render(commands::render::Args),
@@ -44,6 +47,7 @@ impl Cli {
     pub fn run(self) -> miette::Result<ExitCode> {
         match self.command {
             Command::Plan(args) => commands::plan::run(args, self.output),
+            Command::Apply(args) => commands::apply::run(args, self.output),
             Command::Bootstrap(args) => commands::bootstrap::run(args, self.output),
             Command::Build(args) => commands::build::run(args, self.output),
             Command::Render(args) => commands::render::run(args, self.output),

@@ -56,6 +56,9 @@ impl Style {
     pub fn stdout() -> Self {
         Style { on: color_stdout() }
     }
+    pub fn stderr() -> Self {
+        Style { on: color_stderr() }
+    }
     fn wrap(&self, code: &str, s: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{s}\x1b[0m")

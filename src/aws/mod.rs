@@ -66,6 +66,8 @@ pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub iot: aws_sdk_iot::Client,
+    /// How long to wait between polls of CloudFormation.
+    pub poll: std::time::Duration,
 }
 
 impl Clients {
@@ -89,6 +91,7 @@ impl Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             iot: aws_sdk_iot::Client::new(&config),
+            poll: crate::deploy::poll_interval(),
             config,
         }
     }

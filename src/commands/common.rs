@@ -42,3 +42,72 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .expect("a tokio runtime starts")
         .block_on(future)
 }
+
+/// Listen for Ctrl-C: the first press is handed to the deploy engine as a stop request (cancel
+/// an update, discard a change set); the second leaves at once with status 130, saying where the
+/// stack was last seen. Call inside the runtime.
+pub fn ctrl_c(last_seen: LastSeen) -> crate::deploy::interrupt::Interrupt {
+    let (trigger, interrupt) = crate::deploy::interrupt::Interrupt::new();
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if trigger.fire() == 1 {
+                eprintln!("stopping at the next safe point (Ctrl-C again to leave at once)");
+                continue;
+            }
+            let seen = last_seen.get();
+            eprintln!(
+                "leaving at once{}; CloudFormation carries on: follow it with `rmdeploy status`",
+                seen.map(|s| format!(": the stack was last seen {s}"))
+                    .unwrap_or_default()
+            );
+            std::process::exit(i32::from(crate::cli::EXIT_INTERRUPTED));
+        }
+    });
+    interrupt
+}
+
+/// The stack status last shown, shared with the Ctrl-C listener.
+#[derive(Debug, Clone, Default)]
+pub struct LastSeen(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl LastSeen {
+    pub fn set(&self, status: &str) {
+        *self.0.lock().expect("never poisoned") = Some(status.to_string());
+    }
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("never poisoned").clone()
+    }
+}
+
+/// The user's answer to a yes/no question on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Yes,
+    No,
+    /// stdin is not a terminal: nobody can answer.
+    NoTerminal,
+    Interrupted,
+}
+
+/// Ask on stderr, read the answer from the terminal; Ctrl-C while waiting is `Interrupted`.
+pub async fn confirm(question: &str, interrupt: &crate::deploy::interrupt::Interrupt) -> Answer {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Answer::NoTerminal;
+    }
+    eprint!("{question} [y/N] ");
+    let read = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    });
+    tokio::select! {
+        answer = read => match answer {
+            Ok(Ok(line)) if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") => Answer::Yes,
+            _ => Answer::No,
+        },
+        _ = interrupt.next() => {
+            eprintln!();
+            Answer::Interrupted
+        }
+    }
+}

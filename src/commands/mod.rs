@@ -1,8 +1,10 @@
 //! One module per subcommand, each with its arguments and a `run`.
 
+pub mod apply;
 pub mod bootstrap;
 pub mod build;
 pub mod common;
 pub mod plan;
 pub mod profile;
+pub mod progress;
 pub mod render;

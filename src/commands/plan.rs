@@ -130,51 +130,55 @@ fn print_live(live: &LivePlan) {
     if live.changes.is_empty() {
         println!("  {}", s.green("No changes."));
     } else {
-        let count = |action: &str| live.changes.iter().filter(|c| c.action == action).count();
-        println!(
-            "  {} changes: {} to add, {} to modify, {} to remove",
-            live.changes.len(),
-            count("Add"),
-            count("Modify"),
-            count("Remove")
-        );
-        let w1 = live
-            .changes
-            .iter()
-            .map(|c| c.logical_id.len())
-            .max()
-            .unwrap_or(0);
-        let w2 = live
-            .changes
-            .iter()
-            .map(|c| c.resource_type.len())
-            .max()
-            .unwrap_or(0);
-        for c in &live.changes {
-            let mark = match c.action.as_str() {
-                "Add" => s.green("+ Add   "),
-                "Remove" => s.red("- Remove"),
-                "Modify" => s.yellow("~ Modify"),
-                other => format!("? {other:<6}"),
-            };
-            let mut extra = String::new();
-            if let Some(r) = &c.replacement {
-                if r != "False" {
-                    extra.push_str(&s.red(&format!(" replacement: {r}")));
-                }
-            }
-            if !c.changed.is_empty() {
-                extra.push_str(&format!(" ({})", c.changed.join(", ")));
-            }
-            let line = format!(
-                "  {mark} {:<w1$}  {:<w2$}{extra}",
-                c.logical_id, c.resource_type
-            );
-            println!("{}", line.trim_end());
-        }
+        print_change_list(&live.changes, s);
     }
     for note in &live.notes {
         println!("  {} {note}", s.dim("note:"));
+    }
+}
+
+/// The changes of a change set: a count by action, then one line per resource with the action,
+/// logical id, type, replacement and changed properties.
+pub fn print_change_list(changes: &[crate::deploy::changeset::PlannedChange], s: Style) {
+    let count = |action: &str| changes.iter().filter(|c| c.action == action).count();
+    println!(
+        "  {} changes: {} to add, {} to modify, {} to remove",
+        changes.len(),
+        count("Add"),
+        count("Modify"),
+        count("Remove")
+    );
+    let w1 = changes
+        .iter()
+        .map(|c| c.logical_id.len())
+        .max()
+        .unwrap_or(0);
+    let w2 = changes
+        .iter()
+        .map(|c| c.resource_type.len())
+        .max()
+        .unwrap_or(0);
+    for c in changes {
+        let mark = match c.action.as_str() {
+            "Add" => s.green("+ Add   "),
+            "Remove" => s.red("- Remove"),
+            "Modify" => s.yellow("~ Modify"),
+            other => format!("? {other:<6}"),
+        };
+        let mut extra = String::new();
+        if let Some(r) = &c.replacement {
+            if r != "False" {
+                extra.push_str(&s.red(&format!(" replacement: {r}")));
+            }
+        }
+        if !c.changed.is_empty() {
+            extra.push_str(&format!(" ({})", c.changed.join(", ")));
+        }
+        let line = format!(
+            "  {mark} {:<w1$}  {:<w2$}{extra}",
+            c.logical_id, c.resource_type
+        );
+        println!("{}", line.trim_end());
     }
 }
 

@@ -4,7 +4,7 @@
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
 use serde::Serialize;
 
-use super::{poll_interval, DeployError};
+use super::DeployError;
 use crate::aws::Clients;
 
 /// Where CloudFormation reads the template from.
@@ -121,7 +121,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
             .map_err(|e| DeployError::aws("DescribeChangeSet", &e))?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending) | Some(ChangeSetStatus::CreateInProgress) => {
-                tokio::time::sleep(poll_interval()).await;
+                tokio::time::sleep(clients.poll).await;
                 continue;
             }
             Some(ChangeSetStatus::Failed) => {

@@ -30,6 +30,18 @@ pub enum DeployError {
         reason: String,
     },
 
+    #[error("{operation} of stack {stack} failed, it is now {status}{cause}")]
+    #[diagnostic(code(rmdeploy::deploy::failed))]
+    OperationFailed {
+        operation: String,
+        stack: String,
+        status: String,
+        /// `: <the earliest failure>` or empty.
+        cause: String,
+        #[help]
+        help: Option<String>,
+    },
+
     #[error("stack {stack} is {status}: {explanation}")]
     #[diagnostic(code(rmdeploy::deploy::state))]
     StackState {

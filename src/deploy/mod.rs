@@ -1,11 +1,17 @@
 //! Deploying to an account: stacks, change sets and the bootstrap stack. Nothing here knows
 //! about the terminal; progress is reported through return values.
 
+pub mod apply;
 pub mod bootstrap;
 pub mod changeset;
 mod error;
+pub mod events;
+pub mod interrupt;
 pub mod live;
+pub mod outputs;
 pub mod stacks;
+pub mod state;
+pub mod watch;
 
 pub use error::DeployError;
 

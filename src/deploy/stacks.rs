@@ -2,7 +2,7 @@
 
 use aws_sdk_cloudformation::types::Stack;
 
-use super::{poll_interval, DeployError};
+use super::DeployError;
 use crate::aws::Clients;
 
 /// The stack of that name, or `None` when there is none.
@@ -34,7 +34,7 @@ pub async fn wait_settled(clients: &Clients, name: &str) -> Result<Option<Stack>
         let stack = describe(clients, name).await?;
         match &stack {
             Some(s) if status(s).ends_with("_IN_PROGRESS") => {
-                tokio::time::sleep(poll_interval()).await
+                tokio::time::sleep(clients.poll).await
             }
             _ => return Ok(stack),
         }

@@ -13,13 +13,15 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .without_time()
         .init();
-    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "this function".into());
+    let function =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "this function".into());
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| {
         let function = function.clone();
         async move {
             tracing::error!(%function, "handler not bundled in this rmdeploy version");
             Err::<Value, Error>(
-                format!("{function}: the handler is not bundled in this rmdeploy version yet").into(),
+                format!("{function}: the handler is not bundled in this rmdeploy version yet")
+                    .into(),
             )
         }
     }))

@@ -1,0 +1,119 @@
+//! The steps of `apply` that touch the account: the bootstrap stack, the artifact uploads, the
+//! change set, and its execution. Deciding (confirmation, recovery) is the caller's.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::bootstrap::{self, Bootstrap};
+use super::changeset::{self, ChangeSet, Kind, Request};
+use super::interrupt::Interrupt;
+use super::watch::{self, Observer, OnStop, Outcome};
+use super::{events, live, stacks, DeployError};
+use crate::artifacts::build::Built;
+use crate::artifacts::store::{self, Stored};
+use crate::aws::Clients;
+use crate::render::Template;
+
+/// Everything up to the decision to execute.
+#[derive(Debug)]
+pub struct Prepared {
+    pub bootstrap: Bootstrap,
+    /// One entry per distinct artifact; `uploaded` is false for those already in the bucket.
+    pub artifacts: Vec<Stored>,
+    /// The change set, still to be executed or discarded; no changes: already deleted.
+    pub set: ChangeSet,
+    pub parameters: BTreeMap<String, String>,
+    pub notes: Vec<String>,
+}
+
+/// Make sure the bootstrap stack exists, upload the artifacts it lacks (several at once), and
+/// make the change set of `template` for `stack`.
+pub async fn prepare(
+    clients: &Clients,
+    stack: &str,
+    kind: Kind,
+    existing: Option<&aws_sdk_cloudformation::types::Stack>,
+    template: &Template,
+    bootstrap_template: &str,
+    built: &[Built],
+) -> Result<Prepared, DeployError> {
+    let bootstrap = bootstrap::ensure(clients, bootstrap_template).await?;
+    let mut unique: BTreeMap<&str, &Built> = BTreeMap::new();
+    for b in built {
+        unique.entry(b.key.as_str()).or_insert(b);
+    }
+    let objects = unique
+        .values()
+        .map(|b| (b.key.clone(), b.zip.as_ref().clone()))
+        .collect();
+    let artifacts = store::put_all(clients, &bootstrap.bucket, objects).await?;
+    let mut notes = Vec::new();
+    let parameters = live::parameters(
+        clients,
+        template,
+        existing,
+        Some(&bootstrap.bucket),
+        built,
+        &mut notes,
+    )
+    .await?;
+    let source = live::template_source(clients, stack, template.to_json(), Some(&bootstrap.bucket))
+        .await?
+        .expect("a bucket is given, so the template always has a source");
+    let shown = parameters.iter().cloned().collect();
+    let set = changeset::create(
+        clients,
+        &Request {
+            stack: stack.to_string(),
+            template: source,
+            parameters,
+            kind,
+            description: "rmdeploy apply".into(),
+        },
+    )
+    .await?;
+    Ok(Prepared {
+        bootstrap,
+        artifacts,
+        set,
+        parameters: shown,
+        notes,
+    })
+}
+
+/// Execute the change set and follow the stack to its end; a stop request cancels an update.
+pub async fn execute(
+    clients: &Clients,
+    set: &ChangeSet,
+    observer: &mut dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, DeployError> {
+    let id = stacks::describe(clients, &set.stack)
+        .await?
+        .and_then(|s| s.stack_id().map(str::to_string))
+        .unwrap_or_else(|| set.stack.clone());
+    let mark = events::newest(clients, &id).await?;
+    clients
+        .cfn
+        .execute_change_set()
+        .stack_name(&set.stack)
+        .change_set_name(&set.name)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("ExecuteChangeSet", &e))?;
+    let (expected, on_stop) = match set.kind {
+        Kind::Create => ("CREATE_COMPLETE", OnStop::Continue),
+        Kind::Update => ("UPDATE_COMPLETE", OnStop::CancelUpdate),
+    };
+    watch::follow(clients, &id, mark, expected, on_stop, observer, interrupt).await
+}
+
+/// What `apply` did, for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Created,
+    Updated,
+    Unchanged,
+}

@@ -1,0 +1,128 @@
+//! Following a stack operation to its end: every new event goes to an observer as it arrives, a
+//! request to stop cancels an update, and a failure is traced to the event that started it.
+
+use serde::Serialize;
+
+use super::events::{self, Failure, StackEvent};
+use super::interrupt::Interrupt;
+use super::{stacks, DeployError};
+use crate::aws::Clients;
+
+/// Where progress goes: the command layer shows it (a bar on a terminal, lines otherwise).
+pub trait Observer {
+    fn event(&mut self, event: &StackEvent);
+    fn note(&mut self, message: &str);
+}
+
+/// An observer that keeps nothing, for callers that only want the outcome.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn event(&mut self, _: &StackEvent) {}
+    fn note(&mut self, _: &str) {}
+}
+
+/// What a stop request does to the operation under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStop {
+    /// CancelUpdateStack: CloudFormation rolls the update back.
+    CancelUpdate,
+    /// Nothing can stop it (a first creation, a delete, a rollback): keep following it.
+    Continue,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub stack: String,
+    /// The stack's status at the end.
+    pub status: String,
+    pub succeeded: bool,
+    /// The user asked to stop and the update was cancelled.
+    pub cancelled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Events of this operation, oldest first.
+    pub events: usize,
+}
+
+fn in_progress(status: &str) -> bool {
+    status.ends_with("_IN_PROGRESS")
+}
+
+/// Follow the operation on `stack` (its id, so a deleted stack can still be read) that began
+/// after the event `mark`, until the stack settles. `expected` is the status of success.
+pub async fn follow(
+    clients: &Clients,
+    stack: &str,
+    mark: Option<String>,
+    expected: &str,
+    on_stop: OnStop,
+    observer: &mut dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, DeployError> {
+    let mut mark = mark;
+    let mut seen: Vec<StackEvent> = Vec::new();
+    let mut stop_handled = false;
+    let mut cancelled = false;
+    let status = loop {
+        let new = events::since(clients, stack, mark.as_deref()).await?;
+        if let Some(last) = new.last() {
+            mark = Some(last.id.clone());
+        }
+        for e in &new {
+            observer.event(e);
+        }
+        seen.extend(new);
+        let status = stacks::describe(clients, stack)
+            .await?
+            .map(|s| stacks::status(&s).to_string())
+            .unwrap_or_else(|| "DELETE_COMPLETE".into());
+        // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
+        if !in_progress(&status) && status != "REVIEW_IN_PROGRESS" {
+            // Events written between the last read and the final status.
+            let rest = events::since(clients, stack, mark.as_deref()).await?;
+            for e in &rest {
+                observer.event(e);
+            }
+            seen.extend(rest);
+            break status;
+        }
+        if interrupt.requested() && !stop_handled {
+            stop_handled = true;
+            match on_stop {
+                OnStop::CancelUpdate if status == "UPDATE_IN_PROGRESS" => {
+                    clients
+                        .cfn
+                        .cancel_update_stack()
+                        .stack_name(stack)
+                        .send()
+                        .await
+                        .map_err(|e| DeployError::aws("CancelUpdateStack", &e))?;
+                    cancelled = true;
+                    observer.note("cancelling the update: CloudFormation rolls the stack back to where it was (Ctrl-C again to leave at once)");
+                }
+                _ => observer.note(&format!(
+                    "the stack is {status}, which CloudFormation cannot cancel: following it to its end (Ctrl-C again to leave at once)"
+                )),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(clients.poll) => {}
+            _ = interrupt.next(), if !stop_handled => {}
+        }
+    };
+    let succeeded = status == expected;
+    let failure = if succeeded {
+        None
+    } else {
+        events::failure(clients, &seen).await?
+    };
+    Ok(Outcome {
+        stack: stack.to_string(),
+        succeeded,
+        cancelled,
+        failure,
+        events: seen.len(),
+        status,
+    })
+}
