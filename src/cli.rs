@@ -36,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     Plan(commands::plan::Args),
     Apply(commands::apply::Args),
+    Status(commands::status::Args),
+    Destroy(commands::destroy::Args),
     Bootstrap(commands::bootstrap::Args),
     Build(commands::build::Args),
     Render(commands::render::Args),
@@ -48,6 +50,8 @@ impl Cli {
         match self.command {
             Command::Plan(args) => commands::plan::run(args, self.output),
             Command::Apply(args) => commands::apply::run(args, self.output),
+            Command::Status(args) => commands::status::run(args, self.output),
+            Command::Destroy(args) => commands::destroy::run(args, self.output),
             Command::Bootstrap(args) => commands::bootstrap::run(args, self.output),
             Command::Build(args) => commands::build::run(args, self.output),
             Command::Render(args) => commands::render::run(args, self.output),

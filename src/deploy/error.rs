@@ -65,6 +65,11 @@ impl DeployError {
             || message.contains("error trying to connect")
         {
             Some("the AWS endpoint could not be reached: check the network, the region and --endpoint-url".to_string())
+        } else if message.contains("error parsing XML")
+            || message.contains("has not been implemented")
+            || message.contains("InvalidAction")
+        {
+            Some(format!("the endpoint does not implement {operation}: local emulators lack some operations; against AWS this works"))
         } else {
             None
         };

@@ -98,6 +98,29 @@ pub async fn since(
     Ok(found)
 }
 
+/// The `count` newest events of a stack, oldest first.
+pub async fn recent(
+    clients: &Clients,
+    stack: &str,
+    count: usize,
+) -> Result<Vec<StackEvent>, DeployError> {
+    let out = clients
+        .cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
+    let mut found: Vec<StackEvent> = out
+        .stack_events()
+        .iter()
+        .take(count)
+        .map(StackEvent::from_sdk)
+        .collect();
+    found.reverse();
+    Ok(found)
+}
+
 /// The id of the newest event of a stack: the mark after which a deployment's events begin.
 pub async fn newest(clients: &Clients, stack: &str) -> Result<Option<String>, DeployError> {
     let out = clients

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod bootstrap;
 pub mod changeset;
+pub mod drift;
 mod error;
 pub mod events;
 pub mod interrupt;
