@@ -63,7 +63,10 @@ fn bundled_functions_build_for_each_architecture() {
 
         // the zip the key names holds a bootstrap for the right CPU
         let target = rmdeploy::commands::build::target_dir(None);
-        let bootstrap = std::fs::read(target.join("lambda/params/bootstrap")).unwrap();
+        let bootstrap = std::fs::read(
+            rmdeploy::artifacts::build::lambda_dir(&target, arch).join("params/bootstrap"),
+        )
+        .unwrap();
         assert_eq!(
             elf::inspect("bootstrap", &bootstrap).unwrap().architecture,
             arch

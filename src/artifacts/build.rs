@@ -107,6 +107,8 @@ pub fn build(
             })
             .arg("--manifest-path")
             .arg(&manifest)
+            .arg("--lambda-dir")
+            .arg(lambda_dir(target_dir, arch))
             .env("CARGO_TARGET_DIR", target_dir)
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit())
@@ -122,6 +124,12 @@ pub fn build(
     collect(target_dir, functions, arch)
 }
 
+/// Where the executables of one architecture go: `<target>/lambda/<arch>/<bin>/bootstrap`, so
+/// builds for arm64 and x86_64 never overwrite each other.
+pub fn lambda_dir(target_dir: &Path, arch: Architecture) -> PathBuf {
+    target_dir.join("lambda").join(arch.as_str())
+}
+
 /// Check and zip what the last build left in `target_dir`, each binary once; a function whose
 /// `bootstrap` is missing is an error.
 pub fn collect(
@@ -134,7 +142,7 @@ pub fn collect(
     for f in functions {
         let bin = f.code.1;
         if !zipped.contains_key(bin) {
-            let path = target_dir.join("lambda").join(bin).join("bootstrap");
+            let path = lambda_dir(target_dir, arch).join(bin).join("bootstrap");
             let shown = path.display().to_string();
             let data = std::fs::read(&path).map_err(|source| ArtifactError::Read {
                 path: shown.clone(),

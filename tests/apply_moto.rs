@@ -1,0 +1,281 @@
+//! `apply`, `status` and `destroy` through the real binary against a real AWS API emulator
+//! (moto_server): create, no-op, update and destroy, in a global region and in both China regions.
+//! The bundled Lambdas are built by `apply` itself with cargo-lambda.
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::moto::Moto;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// Builds share one target folder whose `lambda/<bin>/bootstrap` is per architecture: one at a
+/// time.
+static BUILDS: Mutex<()> = Mutex::new(());
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "{}", self.stderr);
+        serde_json::from_str(&self.stdout).expect("stdout is one JSON document")
+    }
+}
+
+fn rmdeploy(moto: &Moto, args: &[&str]) -> Run {
+    let _build = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let target = rmdeploy::commands::build::target_dir(None);
+    let out = moto
+        .rmdeploy()
+        .env("PATH", common::lambda_build_path())
+        .env("RMDEPLOY_LAMBDA_TARGET", &target)
+        .args(args)
+        .timeout(std::time::Duration::from_secs(1800))
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn output<'a>(report: &'a Value, key: &str) -> &'a str {
+    report["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == key)
+        .unwrap_or_else(|| panic!("no output {key} in {report}"))["value"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn create_no_op_update_and_destroy() {
+    let moto = Moto::start();
+
+    // Create: bootstrap, build, upload, change set, execute.
+    let created = rmdeploy(&moto, &["apply", "-p", "dev", "--yes", "-o", "json"]).json();
+    assert_eq!(created["action"], "created");
+    assert_eq!(created["status"], "CREATE_COMPLETE");
+    assert_eq!(created["bootstrap"]["action"], "created");
+    let artifacts = created["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 2, "params and pending: {artifacts:?}");
+    assert!(artifacts.iter().all(|a| a["uploaded"] == true));
+    let total = created["changes"].as_array().unwrap().len();
+    assert!(total > 50, "{total}");
+    assert_eq!(created["termination_protection"], false, "dev has it off");
+    assert!(output(&created, "ApiUrl").starts_with("https://"));
+    assert!(output(&created, "ApiUrl").ends_with(".amazonaws.com/dev"));
+    assert!(output(&created, "IotDataEndpoint").ends_with("-ats.iot.us-east-1.amazonaws.com"));
+    assert!(output(&created, "FirmwareBucketName").starts_with("rainmaker-dev-firmwarebucket"));
+
+    // No-op: nothing uploaded, "No changes".
+    let again = rmdeploy(&moto, &["apply", "-p", "dev", "--yes", "-o", "json"]).json();
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(again["changes"].as_array().unwrap().len(), 0);
+    assert!(again["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["uploaded"] == false));
+    let human = rmdeploy(&moto, &["apply", "-p", "dev", "--no-build"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.contains("No changes."), "{}", human.stdout);
+    assert!(
+        human.stdout.contains("0 uploaded, 2 already in"),
+        "{}",
+        human.stdout
+    );
+
+    // An update without a terminal and without --yes is refused; nothing is left behind.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("dev-webhooks.yaml");
+    let dev = std::fs::read_to_string(common::root().join("profiles/dev.yaml")).unwrap();
+    std::fs::write(
+        &profile,
+        dev.replace("features: {}", "features:\n  webhooks: true"),
+    )
+    .unwrap();
+    let profile = profile.to_str().unwrap();
+    let refused = rmdeploy(&moto, &["apply", "-p", profile, "--no-build"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no terminal to confirm"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--yes"));
+    assert!(
+        refused.stdout.contains("+ Add"),
+        "the plan is shown first: {}",
+        refused.stdout
+    );
+    assert_eq!(
+        moto.leftovers("us-east-1").1,
+        0,
+        "the refused change set was left behind"
+    );
+
+    // The update adds exactly the webhooks resources.
+    let updated = rmdeploy(
+        &moto,
+        &["apply", "-p", profile, "--no-build", "--yes", "-o", "json"],
+    )
+    .json();
+    assert_eq!(updated["action"], "updated");
+    assert_eq!(updated["status"], "UPDATE_COMPLETE");
+    let changes = updated["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["action"] == "Add"
+                || c["logical_id"].as_str().unwrap().starts_with("NodeAlert")),
+        "only additions, and the alert function that now feeds webhooks: {changes:?}"
+    );
+    assert!(changes
+        .iter()
+        .any(|c| c["logical_id"].as_str().unwrap().starts_with("Webhook")));
+
+    // status: the stack, its events and outputs.
+    let status = rmdeploy(&moto, &["status", "-p", profile, "-o", "json"]).json();
+    assert_eq!(status["exists"], true);
+    assert_eq!(status["status"], "UPDATE_COMPLETE");
+    assert!(!status["events"].as_array().unwrap().is_empty());
+    assert_eq!(output(&status, "ApiUrl"), output(&created, "ApiUrl"));
+
+    // destroy: refused without a terminal, then done with --yes; the bootstrap stack stays.
+    let refused = rmdeploy(&moto, &["destroy", "-p", "dev"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("nothing was deleted"),
+        "{}",
+        refused.stderr
+    );
+    let destroyed = rmdeploy(&moto, &["destroy", "-p", "dev", "--yes", "-o", "json"]).json();
+    assert_eq!(destroyed["action"], "deleted");
+    assert_eq!(destroyed["status"], "DELETE_COMPLETE");
+    let (stacks, open) = moto.leftovers("us-east-1");
+    assert_eq!(
+        stacks,
+        vec![(
+            "rmdeploy-bootstrap".to_string(),
+            "CREATE_COMPLETE".to_string()
+        )]
+    );
+    assert_eq!(open, 0);
+    let status = rmdeploy(&moto, &["status", "-p", "dev"]);
+    assert!(status.stdout.contains("not deployed"), "{}", status.stdout);
+    let gone = rmdeploy(&moto, &["destroy", "-p", "dev", "--yes", "-o", "json"]).json();
+    assert_eq!(gone["action"], "absent");
+}
+
+#[test]
+fn china_regions_deploy_end_to_end_with_china_arns_and_endpoints() {
+    let moto = Moto::start();
+    // The emulator lacks UpdateTerminationProtection (tests/recorded.rs covers it): this copy of
+    // the china profile leaves it off.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("china-test.yaml");
+    let china = std::fs::read_to_string(common::root().join("profiles/china.yaml")).unwrap();
+    assert!(china.contains("termination_protection: true"));
+    std::fs::write(
+        &profile,
+        china.replace(
+            "termination_protection: true",
+            "termination_protection: false",
+        ),
+    )
+    .unwrap();
+    let profile = profile.to_str().unwrap();
+    for region in ["cn-north-1", "cn-northwest-1"] {
+        let created = rmdeploy(
+            &moto,
+            &[
+                "apply", "-p", profile, "--region", region, "--yes", "-o", "json",
+            ],
+        )
+        .json();
+        assert_eq!(created["action"], "created", "{region}");
+        assert_eq!(created["region"], region);
+        let api = output(&created, "ApiUrl");
+        assert!(
+            api.contains(&format!(".execute-api.{region}.amazonaws.com.cn/")),
+            "{api}"
+        );
+        // Read with DescribeEndpoint, never built by hand (the emulator answers with the global
+        // suffix; AWS China with `.amazonaws.com.cn`).
+        let endpoint = output(&created, "IotDataEndpoint");
+        assert!(endpoint.contains(&format!(".iot.{region}.")), "{endpoint}");
+        assert!(
+            created["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["key"] != "UserPoolId"),
+            "no Cognito in China"
+        );
+
+        // The deployed template carries aws-cn ARNs only.
+        let (rt, cfn) = moto.cloudformation(region);
+        let body = rt.block_on(async {
+            cfn.get_template()
+                .stack_name("rainmaker")
+                .send()
+                .await
+                .unwrap()
+                .template_body
+                .unwrap()
+        });
+        assert!(
+            body.contains("arn:${AWS::Partition}:"),
+            "ARNs take the partition"
+        );
+        assert!(
+            !body.contains("arn:aws:"),
+            "no global-partition ARN literal"
+        );
+
+        let again = rmdeploy(
+            &moto,
+            &[
+                "apply",
+                "-p",
+                profile,
+                "--region",
+                region,
+                "--no-build",
+                "--yes",
+                "-o",
+                "json",
+            ],
+        )
+        .json();
+        assert_eq!(again["action"], "unchanged", "{region}");
+        let (stacks, open) = moto.leftovers(region);
+        assert_eq!(stacks.len(), 2, "{stacks:?}");
+        assert_eq!(open, 0);
+    }
+}
+
+#[test]
+fn apply_without_credentials_says_how_to_provide_them_and_deploys_nothing() {
+    let moto = Moto::start();
+    let mut cmd = moto.rmdeploy();
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["apply", "-p", "dev", "--yes", "--no-build"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("no AWS credentials"))
+        .stderr(predicate::str::contains("AWS_ACCESS_KEY_ID"));
+    assert!(moto.leftovers("us-east-1").0.is_empty());
+}
