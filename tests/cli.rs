@@ -21,7 +21,34 @@ fn help_lists_the_commands_and_exit_codes() {
         .stdout(predicate::str::contains("profile"))
         .stdout(predicate::str::contains(
             "Exit status: 0 success; 1 error; 2 changes present",
-        ));
+        ))
+        .stdout(predicate::str::contains("130 stopped with Ctrl-C"));
+    for (command, texts) in [
+        (
+            "apply",
+            &[
+                "--yes",
+                "--no-build",
+                "--skip-resource <LOGICAL_ID>",
+                "cancels it",
+            ][..],
+        ),
+        (
+            "destroy",
+            &[
+                "--yes",
+                "--disable-termination-protection",
+                "--retain <LOGICAL_ID>",
+            ][..],
+        ),
+        ("status", &["--drift", "--events <N>"][..]),
+    ] {
+        let mut assert = rmdeploy().args([command, "--help"]).assert().success();
+        for text in texts {
+            assert = assert.stdout(predicate::str::contains(*text));
+        }
+        assert.stdout(predicate::str::contains("--endpoint-url <URL>"));
+    }
     rmdeploy()
         .args(["plan", "--help"])
         .assert()

@@ -47,7 +47,7 @@ pub enum BuildError {
     #[error("cargo lambda could not be run: {0}")]
     #[diagnostic(
         code(rmdeploy::build::tool),
-        help("install it with `pip install cargo-lambda` (it brings zig), and the Rust target with `rustup target add aarch64-unknown-linux-gnu` for arm64")
+        help("rmdeploy installs cargo-lambda from PyPI into ~/.cache/rmdeploy/tools (RMDEPLOY_TOOLS) when it is missing, which needs python3 with venv and pip; or install it yourself: `pip install cargo-lambda`")
     )]
     Tool(String),
     #[error("cargo lambda build of {package} failed (exit {code})")]
@@ -71,6 +71,8 @@ pub fn build(
     if !sources.is_dir() {
         return Err(BuildError::NoSources(sources.display().to_string()));
     }
+    let path = super::tool::cargo_lambda_path()?;
+    super::tool::ensure_rust_target(arch);
     let mut crates: Vec<&str> = functions.iter().map(|f| f.code.0).collect();
     crates.sort();
     crates.dedup();
@@ -110,6 +112,7 @@ pub fn build(
             .arg("--lambda-dir")
             .arg(lambda_dir(target_dir, arch))
             .env("CARGO_TARGET_DIR", target_dir)
+            .env("PATH", &path)
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit())
             .status()

@@ -6,6 +6,7 @@ pub mod build;
 pub mod elf;
 pub mod package;
 pub mod store;
+pub mod tool;
 
 use miette::Diagnostic;
 use thiserror::Error;

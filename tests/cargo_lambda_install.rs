@@ -1,0 +1,45 @@
+//! cargo-lambda missing from PATH: rmdeploy installs it from PyPI into its own virtualenv and
+//! runs it from there. (Alone in this test binary: it changes the process environment.)
+
+use std::process::Command;
+
+#[test]
+fn a_missing_cargo_lambda_is_installed_from_pypi() {
+    let tools = tempfile::tempdir().unwrap();
+    // PATH with cargo and python3 but without any virtualenv that holds cargo-lambda.
+    let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .filter(|p| !p.join("cargo-lambda").exists())
+        .collect();
+    std::env::set_var("PATH", std::env::join_paths(&path).unwrap());
+    std::env::set_var("RMDEPLOY_TOOLS", tools.path());
+    let found = Command::new("cargo")
+        .args(["lambda", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(!found, "this test needs a PATH without cargo-lambda");
+
+    let with_tool = rmdeploy::artifacts::tool::cargo_lambda_path().expect("installs");
+    assert!(tools.path().join("bin/cargo-lambda").is_file());
+    let out = Command::new("cargo")
+        .args(["lambda", "--version"])
+        .env("PATH", &with_tool)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let version = String::from_utf8_lossy(&out.stdout);
+    let pinned = rmdeploy::artifacts::tool::CARGO_LAMBDA.trim_start_matches("cargo-lambda==");
+    assert!(version.contains(pinned), "{version}");
+
+    // Found the second time, not installed again.
+    let before = std::fs::metadata(tools.path().join("bin/cargo-lambda"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    rmdeploy::artifacts::tool::cargo_lambda_path().unwrap();
+    let after = std::fs::metadata(tools.path().join("bin/cargo-lambda"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after);
+}
