@@ -127,6 +127,33 @@ pub fn build(
     collect(target_dir, functions, arch)
 }
 
+/// The zip of a `bootstrap`, reused from `<bootstrap>.zip` when the executable is the one it was
+/// made from (compressing is most of a no-op apply's time otherwise).
+fn zip_cached(bootstrap: &Path, data: Vec<u8>) -> Result<package::Package, ArtifactError> {
+    use sha2::Digest;
+    let source: String = sha2::Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cached = bootstrap.with_extension("zip");
+    let stamp = bootstrap.with_extension("zip.source");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == source) {
+        if let Ok(bytes) = std::fs::read(&cached) {
+            let sha256 = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            return Ok(package::Package { bytes, sha256 });
+        }
+    }
+    let zip = package::lambda_zip(&bootstrap.display().to_string(), data)?;
+    // A cache that cannot be written only costs time next run.
+    if std::fs::write(&cached, &zip.bytes).is_ok() {
+        let _ = std::fs::write(&stamp, &source);
+    }
+    Ok(zip)
+}
+
 /// Where the executables of one architecture go: `<target>/lambda/<arch>/<bin>/bootstrap`, so
 /// builds for arm64 and x86_64 never overwrite each other.
 pub fn lambda_dir(target_dir: &Path, arch: Architecture) -> PathBuf {
@@ -152,7 +179,7 @@ pub fn collect(
                 source,
             })?;
             let facts = elf::check(&shown, &data, arch)?;
-            let zip = package::lambda_zip(&shown, data)?;
+            let zip = zip_cached(&path, data)?;
             let first = Built {
                 function: f.name,
                 binary: bin,

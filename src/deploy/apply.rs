@@ -47,8 +47,9 @@ pub async fn prepare(
         .values()
         .map(|b| (b.key.clone(), b.zip.as_ref().clone()))
         .collect();
-    let artifacts = store::put_all(clients, &bootstrap.bucket, objects).await?;
+    // Artifacts, parameters and the template upload at once: they do not depend on each other.
     let mut notes = Vec::new();
+    let uploads = store::put_all(clients, &bootstrap.bucket, objects);
     let parameters = live::parameters(
         clients,
         template,
@@ -56,11 +57,10 @@ pub async fn prepare(
         Some(&bootstrap.bucket),
         built,
         &mut notes,
-    )
-    .await?;
-    let source = live::template_source(clients, stack, template.to_json(), Some(&bootstrap.bucket))
-        .await?
-        .expect("a bucket is given, so the template always has a source");
+    );
+    let source = live::template_source(clients, stack, template.to_json(), Some(&bootstrap.bucket));
+    let (artifacts, parameters, source) = tokio::try_join!(uploads, parameters, source)?;
+    let source = source.expect("a bucket is given, so the template always has a source");
     let shown = parameters.iter().cloned().collect();
     let set = changeset::create(
         clients,

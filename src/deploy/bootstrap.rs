@@ -51,6 +51,15 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
             _ => Kind::Update,
         },
     };
+    // The usual case: deployed and current. One GetTemplate instead of a change set.
+    if let Some(stack) = &existing {
+        if kind == Kind::Update
+            && settled_ok(stacks::status(stack))
+            && deployed_template_is(clients, template_json).await?
+        {
+            return finish(clients, stack, "unchanged").await;
+        }
+    }
     let request = Request {
         stack: STACK_NAME.into(),
         template: TemplateSource::Body(template_json.to_string()),
@@ -75,6 +84,34 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
             explanation: "the stack disappeared while it was being created".into(),
             help: None,
         })?;
+    finish(clients, &stack, action).await
+}
+
+fn settled_ok(status: &str) -> bool {
+    status.ends_with("_COMPLETE") && !status.contains("ROLLBACK")
+}
+
+/// Whether the stack's deployed template is `template_json` (compared as JSON).
+async fn deployed_template_is(clients: &Clients, template_json: &str) -> Result<bool, DeployError> {
+    let out = clients
+        .cfn
+        .get_template()
+        .stack_name(STACK_NAME)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("GetTemplate", &e))?;
+    let deployed: Option<serde_json::Value> = out
+        .template_body()
+        .and_then(|b| serde_json::from_str(b).ok());
+    let ours: Option<serde_json::Value> = serde_json::from_str(template_json).ok();
+    Ok(deployed.is_some() && deployed == ours)
+}
+
+async fn finish(
+    clients: &Clients,
+    stack: &aws_sdk_cloudformation::types::Stack,
+    action: &'static str,
+) -> Result<Bootstrap, DeployError> {
     let status = stacks::status(&stack).to_string();
     if !status.ends_with("_COMPLETE") || status.contains("ROLLBACK") {
         return Err(DeployError::StackState {
@@ -85,7 +122,7 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
         });
     }
     let bucket =
-        stacks::output_or_resource(clients, &stack, "ArtifactsBucketName", "ArtifactsBucket")
+        stacks::output_or_resource(clients, stack, "ArtifactsBucketName", "ArtifactsBucket")
             .await?
             .ok_or_else(|| DeployError::StackState {
                 stack: STACK_NAME.into(),
