@@ -112,7 +112,7 @@ async fn finish(
     stack: &aws_sdk_cloudformation::types::Stack,
     action: &'static str,
 ) -> Result<Bootstrap, DeployError> {
-    let status = stacks::status(&stack).to_string();
+    let status = stacks::status(stack).to_string();
     if !status.ends_with("_COMPLETE") || status.contains("ROLLBACK") {
         return Err(DeployError::StackState {
             stack: STACK_NAME.into(),
