@@ -279,3 +279,64 @@ fn apply_without_credentials_says_how_to_provide_them_and_deploys_nothing() {
         .stderr(predicate::str::contains("AWS_ACCESS_KEY_ID"));
     assert!(moto.leftovers("us-east-1").0.is_empty());
 }
+
+#[test]
+fn leftovers_of_killed_runs_are_cleaned_up_before_deploying() {
+    use aws_sdk_cloudformation::types::{Capability, ChangeSetType};
+    let moto = Moto::start();
+    let (rt, cfn) = moto.cloudformation("us-east-1");
+    let tiny = r#"{"Resources":{"Q":{"Type":"AWS::SQS::Queue"}}}"#;
+    // A CREATE change set that never ran leaves a REVIEW_IN_PROGRESS stack.
+    rt.block_on(async {
+        cfn.create_change_set()
+            .stack_name("rainmaker-dev")
+            .change_set_name("rmdeploy-1")
+            .change_set_type(ChangeSetType::Create)
+            .template_body(tiny)
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(
+        moto.leftovers("us-east-1").0,
+        vec![(
+            "rainmaker-dev".to_string(),
+            "REVIEW_IN_PROGRESS".to_string()
+        )]
+    );
+    let created = rmdeploy(&moto, &["apply", "-p", "dev", "--yes", "-o", "json"]).json();
+    assert_eq!(created["action"], "created");
+    assert!(
+        created["recovered"][0]
+            .as_str()
+            .unwrap()
+            .contains("REVIEW_IN_PROGRESS"),
+        "{}",
+        created["recovered"]
+    );
+
+    // A change set an interrupted plan or apply left on the deployed stack.
+    rt.block_on(async {
+        cfn.create_change_set()
+            .stack_name("rainmaker-dev")
+            .change_set_name("rmdeploy-2")
+            .change_set_type(ChangeSetType::Update)
+            .template_body(tiny)
+            .capabilities(Capability::CapabilityNamedIam)
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(moto.leftovers("us-east-1").1, 1);
+    let again = rmdeploy(
+        &moto,
+        &["apply", "-p", "dev", "--no-build", "--yes", "-o", "json"],
+    )
+    .json();
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(
+        again["recovered"],
+        serde_json::json!(["deleted the change set rmdeploy-2 an earlier run left"])
+    );
+    assert_eq!(moto.leftovers("us-east-1").1, 0);
+}

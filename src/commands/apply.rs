@@ -91,7 +91,13 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         clients.require_credentials().await?;
         let last_seen = LastSeen::default();
         let interrupt = ctrl_c(last_seen.clone());
-        let built = artifacts(&args, &resolved)?;
+        let built = match artifacts(&args, &resolved) {
+            // Ctrl-C reaches the build's cargo too, which then fails: report the stop.
+            Err(_) if interrupt.requested() => {
+                return Ok(stopped("during the build; nothing was deployed"))
+            }
+            other => other?,
+        };
         let stack = resolved.profile.stack_name.clone();
 
         eprintln!("reading stack {stack} in {}", resolved.region);
@@ -302,6 +308,7 @@ async fn settle(
             }
             State::Review => {
                 eprintln!("stack {stack} is a leftover REVIEW_IN_PROGRESS (a create that never ran): removing it");
+                state::remove_leftover_change_sets(clients, stack).await?;
                 clients
                     .cfn
                     .delete_stack()

@@ -107,21 +107,23 @@ impl Moto {
                     )
                 })
                 .collect();
-            let mut open = 0;
+            // moto lists every change set of the region for any stack name: count each once.
+            let mut open = std::collections::BTreeSet::new();
             for (name, _) in &stacks {
-                open += cfn
+                for c in cfn
                     .list_change_sets()
                     .stack_name(name)
                     .send()
                     .await
                     .unwrap()
                     .summaries()
-                    .iter()
-                    .filter(|c| {
-                        c.execution_status().map(|e| e.as_str()) != Some("EXECUTE_COMPLETE")
-                    })
-                    .count();
+                {
+                    if c.execution_status().map(|e| e.as_str()) != Some("EXECUTE_COMPLETE") {
+                        open.insert(c.change_set_id().unwrap_or_default().to_string());
+                    }
+                }
             }
+            let open = open.len();
             (stacks, open)
         })
     }
