@@ -340,3 +340,71 @@ fn leftovers_of_killed_runs_are_cleaned_up_before_deploying() {
     );
     assert_eq!(moto.leftovers("us-east-1").1, 0);
 }
+
+/// Ctrl-C (SIGINT to rmdeploy) before execution: it stops at the next safe point with status 130
+/// and leaves nothing in the account; a second one leaves at once.
+#[test]
+fn ctrl_c_before_execution_stops_cleanly_and_twice_leaves_at_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let moto = Moto::start();
+    let _build = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let run = |presses: usize| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"));
+        cmd.env_clear()
+            .env("HOME", std::env::var("HOME").unwrap())
+            .env("PATH", common::lambda_build_path())
+            .env(
+                "RMDEPLOY_LAMBDA_TARGET",
+                rmdeploy::commands::build::target_dir(None),
+            )
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_CONFIG_FILE", "/nonexistent/config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .args(["apply", "-p", "dev", "--yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        // The handler is listening once the build starts.
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if line.contains("building the bundled functions") {
+                break;
+            }
+        }
+        for _ in 0..presses {
+            // SAFETY: plain kill(2) of our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        seen.extend(lines.map(|l| l.unwrap()));
+        (child.wait().unwrap().code(), seen.join("\n"))
+    };
+
+    let (code, stderr) = run(1);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopping at the next safe point"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("stopped:"), "{stderr}");
+    assert!(!stderr.contains("deploying stack"), "{stderr}");
+
+    let (code, stderr) = run(2);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("leaving at once"), "{stderr}");
+
+    let (stacks, open) = moto.leftovers("us-east-1");
+    assert!(
+        stacks.iter().all(|(name, _)| name != "rainmaker-dev"),
+        "{stacks:?}"
+    );
+    assert_eq!(open, 0, "a change set was left behind");
+}
