@@ -38,9 +38,13 @@ const NESTED_ID: &str =
     "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/rainmaker-Identity-1/9a8b7c";
 
 fn clients(rules: &[&Rule]) -> Clients {
+    clients_with(rules, &[])
+}
+
+fn clients_with(rules: &[&Rule], iot_rules: &[&Rule]) -> Clients {
     let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]);
-    let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, &[]);
+    let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, iot_rules);
     Clients {
         config: aws_config::SdkConfig::builder().build(),
         region: "cn-north-1".into(),
@@ -632,4 +636,61 @@ async fn drift_lists_modified_and_deleted_resources() {
     assert_eq!(found.drifted[0].logical_id, "ParamsFunction");
     assert_eq!(found.drifted[0].properties, vec!["/MemorySize"]);
     assert_eq!(status.num_calls(), 2, "waited for the detection");
+}
+
+/// `plan` on a stack whose first creation failed shows the create `apply` would do; on a stack
+/// whose rollback failed it says what to run instead of failing on the change set.
+#[tokio::test]
+async fn plan_explains_failed_states_instead_of_failing() {
+    let resolved = rmdeploy::profile::load(Some("dev"), None).unwrap();
+    let rendered = rmdeploy::render::render(&resolved, None).unwrap();
+    let bootstrap = || {
+        let mut s = stack("CREATE_COMPLETE");
+        s.stack_name = Some("rmdeploy-bootstrap".into());
+        s.outputs = Some(vec![aws_sdk_cloudformation::types::Output::builder()
+            .output_key("ArtifactsBucketName")
+            .output_value("artifacts-bucket")
+            .build()]);
+        DescribeStacksOutput::builder().stacks(s).build()
+    };
+    let endpoint = mock!(aws_sdk_iot::Client::describe_endpoint).then_output(|| {
+        aws_sdk_iot::operation::describe_endpoint::DescribeEndpointOutput::builder()
+            .endpoint_address("abc-ats.iot.cn-north-1.amazonaws.com.cn")
+            .build()
+    });
+    for (status, fails) in [
+        ("ROLLBACK_COMPLETE", false),
+        ("UPDATE_ROLLBACK_FAILED", true),
+    ] {
+        let boot = mock!(Client::describe_stacks)
+            .match_requests(|r| r.stack_name() == Some("rmdeploy-bootstrap"))
+            .then_output(bootstrap);
+        let main = mock!(Client::describe_stacks)
+            .match_requests(|r| r.stack_name() == Some("rainmaker-dev"))
+            .then_output(move || stacks(status));
+        let clients = clients_with(&[&boot, &main], &[&endpoint]);
+        let result =
+            rmdeploy::deploy::live::plan(&clients, "rainmaker-dev", &rendered.stack, &[]).await;
+        if fails {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("UPDATE_ROLLBACK_FAILED"), "{err}");
+            assert!(err.contains("rollback"), "{err}");
+            continue;
+        }
+        let plan = result.unwrap();
+        assert_eq!(plan.kind, Kind::Create);
+        assert_eq!(plan.stack_status.as_deref(), Some("ROLLBACK_COMPLETE"));
+        assert_eq!(
+            plan.changes.len(),
+            rmdeploy::plan::resources(&rendered.stack).len()
+        );
+        assert!(
+            plan.notes
+                .iter()
+                .any(|n| n.contains("deletes it and creates it again")),
+            "{:?}",
+            plan.notes
+        );
+        assert_eq!(plan.parameters["ArtifactsBucket"], "artifacts-bucket");
+    }
 }

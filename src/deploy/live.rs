@@ -159,6 +159,20 @@ pub async fn template_source(
     ))))
 }
 
+/// Every resource of the template as an addition: the plan of a create no change set can show.
+fn adds_from(template: &Template) -> Vec<PlannedChange> {
+    crate::plan::resources(template)
+        .into_iter()
+        .map(|r| PlannedChange {
+            action: "Add".into(),
+            logical_id: r.logical_id,
+            resource_type: r.kind,
+            replacement: None,
+            changed: Vec::new(),
+        })
+        .collect()
+}
+
 /// Make the change set of `template` for `stack`, read it and discard it.
 pub async fn plan(
     clients: &Clients,
@@ -167,7 +181,34 @@ pub async fn plan(
     built: &[Built],
 ) -> Result<LivePlan, DeployError> {
     let existing = stacks::wait_settled(clients, stack_name).await?;
-    let existing = existing.filter(|s| stacks::status(s) != "REVIEW_IN_PROGRESS");
+    let status = existing.as_ref().map(|s| stacks::status(s).to_string());
+    match status.as_deref() {
+        Some("UPDATE_ROLLBACK_FAILED") => {
+            return Err(DeployError::StackState {
+                stack: stack_name.into(),
+                status: "UPDATE_ROLLBACK_FAILED".into(),
+                explanation: "an update failed and so did its rollback; no change set can be made until the rollback is finished".into(),
+                help: Some("`rmdeploy status` names the resource; `rmdeploy apply` continues the rollback (with `--skip-resource <LogicalId>` for one that cannot roll back), then updates".into()),
+            })
+        }
+        Some("DELETE_FAILED") => {
+            return Err(DeployError::StackState {
+                stack: stack_name.into(),
+                status: "DELETE_FAILED".into(),
+                explanation: "a delete failed; the stack cannot be updated".into(),
+                help: Some("finish the delete with `rmdeploy destroy` (`--retain <LogicalId>` for a resource that cannot be deleted), then plan again".into()),
+            })
+        }
+        _ => {}
+    }
+    // A failed first creation holds nothing: apply deletes it and creates the stack again.
+    let failed_create = matches!(
+        status.as_deref(),
+        Some("ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "CREATE_FAILED")
+    );
+    let existing = existing
+        .filter(|s| stacks::status(s) != "REVIEW_IN_PROGRESS")
+        .filter(|_| !failed_create);
     let kind = if existing.is_some() {
         Kind::Update
     } else {
@@ -191,6 +232,20 @@ pub async fn plan(
     )
     .await?;
     let shown = parameters.iter().cloned().collect();
+    if failed_create {
+        notes.push(format!(
+            "the stack is {} after a failed first creation: apply (with --yes, or a yes) deletes it and creates it again; the changes are read from the template",
+            status.as_deref().unwrap_or_default()
+        ));
+        return Ok(LivePlan {
+            stack: stack_name.to_string(),
+            kind,
+            stack_status: status,
+            changes: adds_from(template),
+            parameters: shown,
+            notes,
+        });
+    }
     let Some(source) =
         template_source(clients, stack_name, template.to_json(), bucket.as_deref()).await?
     else {
@@ -207,16 +262,7 @@ pub async fn plan(
             stack: stack_name.to_string(),
             kind,
             stack_status: None,
-            changes: crate::plan::resources(template)
-                .into_iter()
-                .map(|r| PlannedChange {
-                    action: "Add".into(),
-                    logical_id: r.logical_id,
-                    resource_type: r.kind,
-                    replacement: None,
-                    changed: Vec::new(),
-                })
-                .collect(),
+            changes: adds_from(template),
             parameters: shown,
             notes,
         });
