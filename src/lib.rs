@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod output;
 pub mod plan;
 pub mod profile;
+pub mod quotas;
 pub mod render;
 pub mod stack;
 pub mod suggest;

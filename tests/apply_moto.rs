@@ -35,6 +35,13 @@ fn rmdeploy(moto: &Moto, args: &[&str]) -> Run {
         .env("PATH", common::lambda_build_path())
         .env("RMDEPLOY_LAMBDA_TARGET", &target)
         .args(args)
+        // moto answers Service Quotas only for `vpc`: the quota preflight is covered by
+        // tests/quotas.rs with recorded responses.
+        .args(if args[0] == "apply" {
+            &["--skip-quota-check"][..]
+        } else {
+            &[][..]
+        })
         .timeout(std::time::Duration::from_secs(1800))
         .output()
         .unwrap();
@@ -271,7 +278,14 @@ fn apply_without_credentials_says_how_to_provide_them_and_deploys_nothing() {
     let mut cmd = moto.rmdeploy();
     cmd.env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
-        .args(["apply", "-p", "dev", "--yes", "--no-build"])
+        .args([
+            "apply",
+            "-p",
+            "dev",
+            "--yes",
+            "--no-build",
+            "--skip-quota-check",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::is_empty())
@@ -365,7 +379,7 @@ fn ctrl_c_before_execution_stops_cleanly_and_twice_leaves_at_once() {
             .env("AWS_ENDPOINT_URL", &moto.url)
             .env("AWS_CONFIG_FILE", "/nonexistent/config")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-            .args(["apply", "-p", "dev", "--yes"])
+            .args(["apply", "-p", "dev", "--yes", "--skip-quota-check"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -407,4 +421,20 @@ fn ctrl_c_before_execution_stops_cleanly_and_twice_leaves_at_once() {
         "{stacks:?}"
     );
     assert_eq!(open, 0, "a change set was left behind");
+}
+
+/// The emulator cannot answer the quota preflight: apply stops before anything is made and says
+/// how to go on.
+#[test]
+fn apply_stops_when_the_quotas_cannot_be_read() {
+    let moto = Moto::start();
+    moto.rmdeploy()
+        .args(["apply", "-p", "dev", "--yes", "--no-build"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the quota check could not be made",
+        ))
+        .stderr(predicate::str::contains("--skip-quota-check"));
+    assert!(moto.leftovers("us-east-1").0.is_empty());
 }

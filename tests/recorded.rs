@@ -51,6 +51,9 @@ fn clients_with(rules: &[&Rule], iot_rules: &[&Rule]) -> Clients {
         cfn,
         s3,
         iot,
+        quotas: mock_client!(aws_sdk_servicequotas, RuleMode::MatchAny, &[]),
+        lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]),
+        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
         poll: Duration::ZERO,
     }
 }

@@ -66,6 +66,9 @@ pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub iot: aws_sdk_iot::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// How long to wait between polls of CloudFormation.
     pub poll: std::time::Duration,
 }
@@ -91,6 +94,9 @@ impl Clients {
             cfn: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             iot: aws_sdk_iot::Client::new(&config),
+            quotas: aws_sdk_servicequotas::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
             poll: crate::deploy::poll_interval(),
             config,
         }

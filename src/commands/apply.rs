@@ -58,6 +58,13 @@ pub struct Args {
     /// Refuse, instead of waiting, when another operation on the stack is under way.
     #[arg(long)]
     pub no_wait: bool,
+    /// Deploy even when the account's quotas fall short of what the profile needs (see
+    /// `rmdeploy quota-check`), or cannot be read.
+    #[arg(long)]
+    pub skip_quota_check: bool,
+    /// Quota checks to leave out, as for `quota-check --ignore`.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub ignore_quota: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,6 +96,39 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     block_on(async {
         let clients = Clients::connect(&args.aws, &resolved.region).await;
         clients.require_credentials().await?;
+        if !args.skip_quota_check {
+            eprintln!("checking the account's quotas");
+            let requirements = crate::quotas::derive(&resolved);
+            let checks = super::quota_check::run_checks(&clients, &requirements, &args.ignore_quota)
+                .await
+                .map_err(|e| {
+                    miette!(
+                        help = "grant the permission named above, or deploy without the check: `rmdeploy apply --skip-quota-check`",
+                        "the quota check could not be made: {e}"
+                    )
+                })?;
+            if !crate::quotas::passed(&checks) {
+                if output == OutputFormat::Human {
+                    super::quota_check::print_checks(&checks, Style::stdout());
+                }
+                let failed: Vec<&str> = checks
+                    .iter()
+                    .filter(|c| {
+                        !matches!(
+                            c.status,
+                            crate::quotas::Status::Pass | crate::quotas::Status::Ignored
+                        )
+                    })
+                    .map(|c| c.id)
+                    .collect();
+                eprintln!(
+                    "not deployed: the account's quotas fall short of the profile ({}); raise them (`rmdeploy quota-check --request-increase`), change the profile, or run with --skip-quota-check (or --ignore-quota {})",
+                    failed.join(", "),
+                    failed.join(",")
+                );
+                return Ok(ExitCode::from(crate::cli::EXIT_ATTENTION));
+            }
+        }
         let last_seen = LastSeen::default();
         let interrupt = ctrl_c(last_seen.clone());
         let built = match artifacts(&args, &resolved) {

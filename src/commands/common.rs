@@ -48,8 +48,11 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// stack was last seen. Call inside the runtime.
 pub fn ctrl_c(last_seen: LastSeen) -> crate::deploy::interrupt::Interrupt {
     let (trigger, interrupt) = crate::deploy::interrupt::Interrupt::new();
+    // Registered here, before returning, so no Ctrl-C after this call is missed.
+    let mut signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .expect("the SIGINT handler installs");
     tokio::spawn(async move {
-        while tokio::signal::ctrl_c().await.is_ok() {
+        while signals.recv().await.is_some() {
             if trigger.fire() == 1 {
                 eprintln!("stopping at the next safe point (Ctrl-C again to leave at once)");
                 continue;

@@ -8,5 +8,6 @@ pub mod destroy;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod quota_check;
 pub mod render;
 pub mod status;

@@ -4,4 +4,4 @@
 pub mod catalog;
 mod model;
 
-pub use model::{build, deployed_functions, StackModel};
+pub use model::{build, deployed_functions, StackModel, TableModel};
