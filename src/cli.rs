@@ -11,7 +11,7 @@ use crate::output::OutputFormat;
 pub const EXIT_OK: u8 = 0;
 /// Exit status for an error: bad input, failed checks, an AWS failure.
 pub const EXIT_ERROR: u8 = 1;
-/// Exit status for "changes present" (`plan --detailed-exitcode`) and a failed quota check.
+/// Exit status for "changes present" (`plan --detailed-exitcode`) and a quota shortfall.
 pub const EXIT_ATTENTION: u8 = 2;
 /// Exit status when the user stopped a run with Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;

@@ -42,12 +42,22 @@ fn help_lists_the_commands_and_exit_codes() {
             ][..],
         ),
         ("status", &["--drift", "--events <N>"][..]),
+        (
+            "quota-check",
+            &["--ignore <ID>", "--request-increase", "--offline"][..],
+        ),
     ] {
         let mut assert = rmdeploy().args([command, "--help"]).assert().success();
         for text in texts {
             assert = assert.stdout(predicate::str::contains(*text));
         }
         assert.stdout(predicate::str::contains("--endpoint-url <URL>"));
+    }
+    for flag in ["--skip-quota-check", "--ignore-quota <ID>"] {
+        rmdeploy()
+            .args(["apply", "--help"])
+            .assert()
+            .stdout(predicate::str::contains(flag));
     }
     rmdeploy()
         .args(["plan", "--help"])
@@ -368,4 +378,48 @@ fn a_closed_stdout_ends_quietly() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn quota_check_offline_lists_requirements_and_what_it_would_read() {
+    let out = json_stdout(&["quota-check", "--offline", "-o", "json"]);
+    assert_eq!(out["mode"], "offline");
+    let reqs = out["requirements"].as_array().unwrap();
+    let ids: Vec<&str> = reqs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.first(), Some(&"Q001"));
+    assert!(
+        ids.contains(&"Q013"),
+        "Cognito is checked in global regions"
+    );
+    let q005 = reqs.iter().find(|r| r["id"] == "Q005").unwrap();
+    assert_eq!(
+        q005["required"], 360000.0,
+        "eight 40,000-unit tables and one index"
+    );
+    let reads: Vec<&str> = out["reads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(reads.contains(&"lambda:GetAccountSettings"));
+    assert!(reads.iter().any(|r| r.contains("iotcore")));
+
+    // China: no Cognito requirement.
+    let china = json_stdout(&["quota-check", "--region", "cn-north-1", "-o", "json"]);
+    assert!(china["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != "Q013"));
+
+    rmdeploy()
+        .args(["quota-check", "-p", "dev"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Q001 Lambda concurrent executions",
+        ))
+        .stdout(predicate::str::contains("A live check reads:"))
+        .stderr(predicate::str::contains("no AWS account is configured"));
 }

@@ -37,6 +37,10 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     assert_eq!(code, 2);
     let total = first["resources"]["total"].as_u64().unwrap();
     assert_eq!(first["live"]["kind"], "create");
+    // The emulator answers Service Quotas only for `vpc`: the verdict says it could not check,
+    // and the plan goes on (tests/quotas.rs covers the check itself).
+    assert_eq!(first["quotas"]["passed"], false);
+    assert!(first["quotas"]["error"].as_str().is_some(), "{}", first["quotas"]);
     assert_eq!(
         first["live"]["changes"].as_array().unwrap().len() as u64,
         total

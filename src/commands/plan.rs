@@ -46,12 +46,25 @@ struct Output<'a> {
     live: Option<&'a LivePlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     live_skipped: Option<String>,
+    /// The quota check of a live plan (see `quota-check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quotas: Option<&'a QuotaVerdict>,
+}
+
+/// The quota verdict shown with a live plan; a check that cannot be made is reported, not fatal.
+#[derive(Debug, serde::Serialize)]
+struct QuotaVerdict {
+    passed: bool,
+    checks: Vec<crate::quotas::Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
     let plan = plan::offline(&resolved, &rendered);
+    let mut verdict: Option<QuotaVerdict> = None;
     let (live, skipped) = if !plan.passed() || args.offline {
         (None, None)
     } else if !args.aws.account_configured() {
@@ -79,8 +92,24 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
                 "making a change set for stack {stack} in {}",
                 resolved.region
             );
-            let live = live::plan(&clients, &stack, &rendered.stack, &built).await?;
-            Ok((Some(live), None))
+            let requirements = crate::quotas::derive(&resolved);
+            let (live, checks) = tokio::join!(
+                live::plan(&clients, &stack, &rendered.stack, &built),
+                crate::quotas::live::check(&clients, &requirements)
+            );
+            verdict = Some(match checks {
+                Ok(checks) => QuotaVerdict {
+                    passed: crate::quotas::passed(&checks),
+                    checks,
+                    error: None,
+                },
+                Err(e) => QuotaVerdict {
+                    passed: false,
+                    checks: Vec::new(),
+                    error: Some(e.to_string()),
+                },
+            });
+            Ok((Some(live?), None))
         })?
     };
     match output {
@@ -88,11 +117,17 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             offline: &plan,
             live: live.as_ref(),
             live_skipped: skipped.clone(),
+            quotas: verdict.as_ref(),
         }),
         OutputFormat::Human => {
             print_human(&plan, args.resources);
             match (&live, &skipped) {
-                (Some(l), _) => print_live(l),
+                (Some(l), _) => {
+                    print_live(l);
+                    if let Some(v) = &verdict {
+                        print_verdict(v);
+                    }
+                }
                 (None, Some(why)) => eprintln!("live plan skipped: {why}"),
                 _ => {}
             }
@@ -117,6 +152,44 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     } else {
         EXIT_OK
     }))
+}
+
+fn print_verdict(v: &QuotaVerdict) {
+    let s = Style::stdout();
+    println!();
+    match &v.error {
+        Some(e) => println!(
+            "{} could not be checked: {e} (apply stops on this unless --skip-quota-check)",
+            s.bold("Quotas:")
+        ),
+        None if v.passed => println!(
+            "{} {}",
+            s.bold("Quotas:"),
+            s.green(&format!("all {} checks pass", v.checks.len()))
+        ),
+        None => {
+            println!(
+                "{} {} (apply refuses until they are raised; `rmdeploy quota-check` for details)",
+                s.bold("Quotas:"),
+                s.red("short")
+            );
+            for c in v
+                .checks
+                .iter()
+                .filter(|c| c.status != crate::quotas::Status::Pass)
+            {
+                println!(
+                    "  {} {} needs {}, has {}",
+                    c.id,
+                    c.quota,
+                    thousands(c.required as usize),
+                    c.current
+                        .map(|v| thousands(v as usize))
+                        .unwrap_or_else(|| "?".into())
+                );
+            }
+        }
+    }
 }
 
 fn print_live(live: &LivePlan) {
