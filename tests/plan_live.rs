@@ -40,7 +40,11 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     // The emulator answers Service Quotas only for `vpc`: the verdict says it could not check,
     // and the plan goes on (tests/quotas.rs covers the check itself).
     assert_eq!(first["quotas"]["passed"], false);
-    assert!(first["quotas"]["error"].as_str().is_some(), "{}", first["quotas"]);
+    assert!(
+        first["quotas"]["error"].as_str().is_some(),
+        "{}",
+        first["quotas"]
+    );
     assert_eq!(
         first["live"]["changes"].as_array().unwrap().len() as u64,
         total

@@ -439,3 +439,89 @@ async fn china_has_no_cognito_check_and_finds_iot_quotas_by_name() {
     let listed: usize = m.rules[2].num_calls();
     assert_eq!(listed, 1, "one list of defaults: iotcore only");
 }
+
+#[tokio::test]
+async fn increases_are_requested_for_adjustable_shortfalls_not_already_open() {
+    use aws_sdk_servicequotas::operation::list_requested_service_quota_change_history::ListRequestedServiceQuotaChangeHistoryOutput;
+    use aws_sdk_servicequotas::operation::request_service_quota_increase::RequestServiceQuotaIncreaseOutput;
+    use aws_sdk_servicequotas::types::{RequestStatus, RequestedServiceQuotaChange};
+    use rmdeploy::quotas::increase;
+
+    let mut account = Account::standard();
+    account.lambda = (10, 10);
+    account.applied.insert("L-B99A9384", 10.0);
+    let global = rmdeploy::profile::load(Some("global"), None).unwrap();
+    let history = mock!(aws_sdk_servicequotas::Client::list_requested_service_quota_change_history)
+        .then_compute_output(|req| {
+            let mut out = ListRequestedServiceQuotaChangeHistoryOutput::builder();
+            if req.service_code() == Some("dynamodb") {
+                // Q005 already asked for; a denied old request does not count as open.
+                out = out
+                    .requested_quotas(
+                        RequestedServiceQuotaChange::builder()
+                            .id("r-open")
+                            .service_code("dynamodb")
+                            .quota_code("L-34F6A552")
+                            .quota_name("Account-level read throughput limit (Provisioned mode)")
+                            .desired_value(360_000.0)
+                            .status(RequestStatus::CaseOpened)
+                            .build(),
+                    )
+                    .requested_quotas(
+                        RequestedServiceQuotaChange::builder()
+                            .id("r-old")
+                            .service_code("dynamodb")
+                            .quota_code("L-34F8CCC8")
+                            .desired_value(100_000.0)
+                            .status(RequestStatus::Denied)
+                            .build(),
+                    );
+            }
+            out.build()
+        });
+    let filed = mock!(aws_sdk_servicequotas::Client::request_service_quota_increase)
+        .then_compute_output(|req| {
+            RequestServiceQuotaIncreaseOutput::builder()
+                .requested_quota(
+                    RequestedServiceQuotaChange::builder()
+                        .id(format!("r-{}", req.quota_code().unwrap()))
+                        .quota_code(req.quota_code().unwrap())
+                        .desired_value(req.desired_value().unwrap())
+                        .status(RequestStatus::Pending)
+                        .build(),
+                )
+                .build()
+        });
+    let m = mocked(&account, vec![history, filed]);
+    let checks = live::check(&m.clients, &quotas::derive(&global))
+        .await
+        .unwrap();
+    let short: Vec<&str> = increase::adjustable_shortfalls(&checks)
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(short, ["Q001", "Q005", "Q006"]);
+    let open = increase::open_requests(&m.clients, &checks).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].code.as_str(), open[0].status.as_str()),
+        ("L-34F6A552", "CASE_OPENED")
+    );
+    let to_file = increase::to_request(&checks, &open);
+    let mut requested = Vec::new();
+    for c in to_file {
+        requested.push(increase::request(&m.clients, c).await.unwrap());
+    }
+    let summary: Vec<(String, f64)> = requested
+        .iter()
+        .map(|r| (r.code.clone(), r.desired))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("L-B99A9384".to_string(), 1_000.0),
+            ("L-34F8CCC8".to_string(), 360_000.0)
+        ]
+    );
+    assert_eq!(m.rules[1].num_calls(), 2);
+}

@@ -139,10 +139,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
 
 async fn file_requests(clients: &Clients, checks: &[Check], yes: bool) -> miette::Result<Requests> {
     let open = increase::open_requests(clients, checks).await?;
-    let wanted: Vec<&Check> = increase::adjustable_shortfalls(checks)
-        .into_iter()
-        .filter(|c| !open.iter().any(|o| Some(&o.code) == c.code.as_ref()))
-        .collect();
+    let wanted = increase::to_request(checks, &open);
     let mut filed = Vec::new();
     if !wanted.is_empty() {
         let list: Vec<String> = wanted

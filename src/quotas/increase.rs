@@ -26,6 +26,14 @@ pub fn adjustable_shortfalls(checks: &[Check]) -> Vec<&Check> {
         .collect()
 }
 
+/// The adjustable shortfalls without a request already open: what `--request-increase` files.
+pub fn to_request<'a>(checks: &'a [Check], open: &[Request]) -> Vec<&'a Check> {
+    adjustable_shortfalls(checks)
+        .into_iter()
+        .filter(|c| !open.iter().any(|o| Some(&o.code) == c.code.as_ref()))
+        .collect()
+}
+
 /// Open requests (pending or with a case open) of the services of these checks.
 pub async fn open_requests(
     clients: &Clients,
