@@ -21,13 +21,19 @@ impl Progress {
         let terminal =
             std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
         let bar = terminal.then(|| {
-            let bar = ProgressBar::new(total as u64);
-            bar.set_style(
-                ProgressStyle::with_template(
+            // Without a known total (a delete, a rollback): a spinner and a count.
+            let (bar, template) = if total == 0 {
+                (
+                    ProgressBar::new_spinner(),
+                    "{spinner} [{elapsed_precise}] {pos} resources done  {wide_msg}",
+                )
+            } else {
+                (
+                    ProgressBar::new(total as u64),
                     "{spinner} [{elapsed_precise}] {pos}/{len} resources  {wide_msg}",
                 )
-                .expect("the template is valid"),
-            );
+            };
+            bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
