@@ -102,7 +102,9 @@ pub fn build(
         let status = cmd
             .arg("lambda")
             .arg("build")
-            .arg("--release")
+            // The `lambda` profile of the workspace: size-tuned release settings.
+            .arg("--profile")
+            .arg("lambda")
             .arg(match arch {
                 Architecture::Arm64 => "--arm64",
                 Architecture::X86_64 => "--x86-64",

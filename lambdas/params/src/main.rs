@@ -18,13 +18,25 @@ const HISTORY_DAYS: i64 = 30;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    // RUST_LOG holds one level (the profile's lambda.log_level); no filter syntax, no regex.
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_max_level(level)
         .without_time()
         .init();
     let table = std::env::var("TABLE_NODE_PARAMS").map_err(|_| "TABLE_NODE_PARAMS is not set")?;
-    let config = aws_config::load_from_env().await;
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await;
     let db = Client::new(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (db, table) = (db.clone(), table.clone());
