@@ -194,7 +194,7 @@ pub struct FunctionSpec {
 
 /// The binary of functions whose handler is not bundled yet: it fails every invocation with a
 /// message naming the function, so the stack is complete and nothing is dropped silently.
-pub const PENDING: (&str, &str) = ("params", "pending");
+pub const PENDING: (&str, &str) = ("rainmaker", "pending");
 
 impl FunctionSpec {
     /// Whether the function's own handler is bundled (not the placeholder).
@@ -216,7 +216,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Nodes, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "node-config"),
     },
     FunctionSpec {
         key: FunctionKey::Params,
@@ -229,7 +229,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &[],
         reads_firmware: false,
-        code: ("params", "params"),
+        code: ("rainmaker", "params"),
     },
     FunctionSpec {
         key: FunctionKey::NodeAlert,
@@ -280,7 +280,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "ota-status"),
     },
     FunctionSpec {
         key: FunctionKey::TsIngest,
@@ -292,7 +292,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Timeseries, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "ts-ingest"),
     },
     FunctionSpec {
         key: FunctionKey::CmdResp,

@@ -8,16 +8,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    // RUST_LOG holds one level (the profile's lambda.log_level); no filter syntax, no regex.
-    let level = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(level)
-        .without_time()
-        .init();
+    rmdeploy_lambdas::runtime::init_logs();
     let function =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "this function".into());
     lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| {

@@ -1,0 +1,11 @@
+//! The bundled handlers of the ESP RainMaker node-to-cloud contract. Each function's binary
+//! (`src/bin/`) is a thin `main` over a module here; what they share (runtime set-up, the rule
+//! event, conditional writes) lives in one place.
+
+pub mod event;
+pub mod node_config;
+pub mod ota_status;
+pub mod params;
+pub mod runtime;
+pub mod store;
+pub mod ts_ingest;

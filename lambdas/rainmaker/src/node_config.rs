@@ -1,0 +1,135 @@
+//! The `esp_node_config` rule: a node's configuration (`info`, `devices`, `services`), published
+//! on `node/<id>/config` after boot. Kept per node in the nodes table; an older or repeated
+//! delivery changes nothing.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use lambda_runtime::Error;
+use serde_json::{Map, Value};
+
+use crate::event::RuleEvent;
+use crate::store::{condition_failed, dropped};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeConfig {
+    pub node_id: String,
+    pub received_at: i64,
+    pub config: Map<String, Value>,
+    pub fw_version: Option<String>,
+    pub project: Option<String>,
+    pub platform: Option<String>,
+}
+
+impl NodeConfig {
+    pub fn parse(event: Value) -> Result<NodeConfig, String> {
+        let e = RuleEvent::parse(event)?;
+        let info = e
+            .payload
+            .get("info")
+            .and_then(Value::as_object)
+            .ok_or("the config has no `info` object")?;
+        if !e.payload.get("devices").is_some_and(Value::is_array) {
+            return Err("the config has no `devices` list".into());
+        }
+        let text = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_string);
+        Ok(NodeConfig {
+            fw_version: text("fw_version"),
+            project: text("project_name"),
+            platform: text("platform"),
+            node_id: e.node_id,
+            received_at: e.received_at,
+            config: e.payload,
+        })
+    }
+}
+
+pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
+    let c = match NodeConfig::parse(event) {
+        Ok(c) => c,
+        Err(why) => return Ok(dropped("node config", &why)),
+    };
+    let mut update = db
+        .update_item()
+        .table_name(table)
+        .key("node_id", AttributeValue::S(c.node_id.clone()))
+        .condition_expression("attribute_not_exists(#config_at) OR #config_at < :t")
+        .expression_attribute_values(":t", AttributeValue::N(c.received_at.to_string()))
+        .expression_attribute_values(
+            ":c",
+            AttributeValue::S(Value::Object(c.config.clone()).to_string()),
+        );
+    // Every attribute through a name placeholder: `project` and others are reserved words.
+    let mut set = vec!["#config = :c", "#config_at = :t"];
+    update = update
+        .expression_attribute_names("#config", "config")
+        .expression_attribute_names("#config_at", "config_at");
+    for (name, placeholder, assignment, value) in [
+        ("fw_version", ":v", "#fw_version = :v", &c.fw_version),
+        ("project", ":p", "#project = :p", &c.project),
+        ("platform", ":f", "#platform = :f", &c.platform),
+    ] {
+        if let Some(v) = value {
+            update = update
+                .expression_attribute_values(placeholder, AttributeValue::S(v.clone()))
+                .expression_attribute_names(format!("#{name}"), name);
+            set.push(assignment);
+        }
+    }
+    match update
+        .update_expression(format!("SET {}", set.join(", ")))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(serde_json::json!({ "stored": true })),
+        Err(err) if condition_failed(&err) => {
+            tracing::info!(node_id = %c.node_id, "config already stored or older");
+            Ok(serde_json::json!({ "stored": false, "reason": "duplicate or older" }))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What ESP RainMaker firmware publishes on node/<id>/config, plus the rule's fields.
+    fn device_config() -> Value {
+        json!({
+            "node_id": "9C9E6E2A1B2C",
+            "config_version": "2020-03-20",
+            "info": {"name": "ESP RainMaker Device", "fw_version": "1.2.0", "type": "Lightbulb",
+                     "model": "led-light", "project_name": "led_light", "platform": "esp32c3"},
+            "devices": [{"name": "Light", "type": "esp.device.lightbulb", "primary": "Power",
+                         "params": [{"name": "Power", "data_type": "bool", "properties": ["read", "write"]}]}],
+            "services": [],
+            "received_at": 1_764_000_000_000_i64,
+            "topic": "node/9C9E6E2A1B2C/config"
+        })
+    }
+
+    #[test]
+    fn a_device_config_is_read_with_its_firmware_facts() {
+        let c = NodeConfig::parse(device_config()).unwrap();
+        assert_eq!(c.node_id, "9C9E6E2A1B2C");
+        assert_eq!(c.fw_version.as_deref(), Some("1.2.0"));
+        assert_eq!(c.project.as_deref(), Some("led_light"));
+        assert_eq!(c.platform.as_deref(), Some("esp32c3"));
+        assert!(c.config.contains_key("devices"));
+        assert!(
+            !c.config.contains_key("received_at"),
+            "rule fields are not stored"
+        );
+    }
+
+    #[test]
+    fn configs_without_info_or_devices_are_refused() {
+        let mut no_info = device_config();
+        no_info.as_object_mut().unwrap().remove("info");
+        assert!(NodeConfig::parse(no_info).is_err());
+        let mut no_devices = device_config();
+        no_devices["devices"] = json!({});
+        assert!(NodeConfig::parse(no_devices).is_err());
+    }
+}

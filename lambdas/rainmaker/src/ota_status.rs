@@ -1,0 +1,159 @@
+//! The `esp_node_otastatus` rule: a node's OTA progress on `node/<id>/otastatus`
+//! (`{"ota_job_id", "status", "additional_info", "ts"}`). Every status is recorded once (a
+//! repeated delivery is refused by its key), and the node's latest status in the job is updated
+//! only by a newer one.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use lambda_runtime::Error;
+use serde_json::Value;
+
+use crate::event::RuleEvent;
+use crate::store::{condition_failed, dropped};
+
+/// The statuses a node reports.
+pub const STATUSES: &[&str] = &["in-progress", "success", "failed", "rejected", "delayed"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtaStatus {
+    pub node_id: String,
+    pub received_at: i64,
+    pub job_id: String,
+    pub status: String,
+    pub info: Option<String>,
+}
+
+impl OtaStatus {
+    pub fn parse(event: Value) -> Result<OtaStatus, String> {
+        let e = RuleEvent::parse(event)?;
+        let job_id = e
+            .payload
+            .get("ota_job_id")
+            .and_then(Value::as_str)
+            .filter(|j| !j.is_empty() && j.len() <= 128)
+            .ok_or("ota_job_id is missing")?
+            .to_string();
+        let status = e
+            .payload
+            .get("status")
+            .and_then(Value::as_str)
+            .ok_or("status is missing")?;
+        if !STATUSES.contains(&status) {
+            return Err(format!(
+                "status `{status}` is not one of {}",
+                STATUSES.join(", ")
+            ));
+        }
+        let info = e
+            .payload
+            .get("additional_info")
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(1024).collect());
+        Ok(OtaStatus {
+            node_id: e.node_id,
+            received_at: e.received_at,
+            job_id,
+            status: status.to_string(),
+            info,
+        })
+    }
+
+    /// Success, failure and rejection end a node's OTA session.
+    pub fn ends_session(&self) -> bool {
+        matches!(self.status.as_str(), "success" | "failed" | "rejected")
+    }
+}
+
+pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
+    let s = match OtaStatus::parse(event) {
+        Ok(s) => s,
+        Err(why) => return Ok(dropped("OTA status", &why)),
+    };
+    let job = AttributeValue::S(s.job_id.clone());
+    let at = AttributeValue::N(s.received_at.to_string());
+    let mut history = db
+        .put_item()
+        .table_name(table)
+        .item("job_id", job.clone())
+        .item(
+            "sk",
+            AttributeValue::S(format!("status#{}#{:013}", s.node_id, s.received_at)),
+        )
+        .item("node_id", AttributeValue::S(s.node_id.clone()))
+        .item("status", AttributeValue::S(s.status.clone()))
+        .item("at", at.clone())
+        .condition_expression("attribute_not_exists(sk)");
+    if let Some(info) = &s.info {
+        history = history.item("info", AttributeValue::S(info.clone()));
+    }
+    match history.send().await {
+        Ok(_) => {}
+        Err(err) if condition_failed(&err) => {
+            return Ok(serde_json::json!({ "stored": false, "reason": "duplicate" }))
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let latest = db
+        .update_item()
+        .table_name(table)
+        .key("job_id", job)
+        .key("sk", AttributeValue::S(format!("node#{}", s.node_id)))
+        .update_expression("SET #s = :s, #u = :t, #a = :a")
+        .condition_expression("attribute_not_exists(#u) OR #u < :t")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_names("#u", "updated_at")
+        .expression_attribute_names("#a", "active")
+        .expression_attribute_values(":s", AttributeValue::S(s.status.clone()))
+        .expression_attribute_values(":t", at)
+        .expression_attribute_values(":a", AttributeValue::Bool(!s.ends_session()))
+        .send()
+        .await;
+    match latest {
+        Ok(_) => Ok(serde_json::json!({ "stored": true })),
+        Err(err) if condition_failed(&err) => Ok(
+            serde_json::json!({ "stored": true, "reason": "older than the node's latest status" }),
+        ),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(status: &str) -> Value {
+        json!({"ota_job_id": "job-42", "status": status, "additional_info": "Downloading 40%",
+               "ts": 1_764_000_000, "node_id": "9C9E6E2A1B2C", "received_at": 1_764_000_000_500_i64,
+               "topic": "node/9C9E6E2A1B2C/otastatus"})
+    }
+
+    #[test]
+    fn every_status_a_node_sends_is_read() {
+        for status in STATUSES {
+            let s = OtaStatus::parse(report(status)).unwrap();
+            assert_eq!(s.job_id, "job-42");
+            assert_eq!(
+                s.ends_session(),
+                matches!(*status, "success" | "failed" | "rejected")
+            );
+        }
+        assert_eq!(
+            OtaStatus::parse(report("in-progress"))
+                .unwrap()
+                .info
+                .as_deref(),
+            Some("Downloading 40%")
+        );
+    }
+
+    #[test]
+    fn unknown_statuses_and_missing_jobs_are_refused() {
+        assert!(OtaStatus::parse(report("done"))
+            .unwrap_err()
+            .contains("not one of"));
+        let mut no_job = report("success");
+        no_job.as_object_mut().unwrap().remove("ota_job_id");
+        assert!(OtaStatus::parse(no_job).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! The bundled handlers against DynamoDB in moto_server, with tables shaped as the template makes
+//! them: what a device's messages store, and that a repeated (QoS 1) or older delivery changes
+//! nothing.
+
+mod common;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use common::moto::Moto;
+use rmdeploy_lambdas::{node_config, ota_status, params, ts_ingest};
+use serde_json::{json, Value};
+
+async fn client(moto: &Moto) -> Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+/// A table with the stack's key shape: a string hash key, and optionally a string range key.
+async fn table(db: &Client, name: &str, hash: &str, range: Option<&str>) {
+    let mut create = db
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(hash)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(hash)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        );
+    if let Some(r) = range {
+        create = create
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(r)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(r)
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            );
+    }
+    create.send().await.unwrap();
+}
+
+async fn items(db: &Client, name: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    db.scan()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .to_vec()
+}
+
+fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> String {
+    match &item[k] {
+        AttributeValue::S(v) => v.clone(),
+        AttributeValue::N(v) => v.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn params_are_stored_once_and_older_reports_do_not_win() {
+    let moto = Moto::start();
+    let db = client(&moto).await;
+    table(&db, "node_params", "node_id", Some("sk")).await;
+    let report = |at: i64, power: bool| {
+        json!({"Light": {"Power": power}, "node_id": "n1", "received_at": at,
+               "topic": "node/n1/params/local"})
+    };
+    let first = params::handle(&db, "node_params", report(2_000, true))
+        .await
+        .unwrap();
+    assert_eq!(first["stored"], true);
+    let again = params::handle(&db, "node_params", report(2_000, true))
+        .await
+        .unwrap();
+    assert_eq!(again["reason"], "duplicate");
+    let older = params::handle(&db, "node_params", report(1_000, false))
+        .await
+        .unwrap();
+    assert_eq!(older["reason"], "older than the stored state");
+    let all = items(&db, "node_params").await;
+    assert_eq!(all.len(), 3, "two history items and the state");
+    let state = all.iter().find(|i| s(i, "sk") == "state").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&s(state, "params")).unwrap(),
+        json!({"Light": {"Power": true}})
+    );
+    let dropped = params::handle(&db, "node_params", json!("not an object"))
+        .await
+        .unwrap();
+    assert_eq!(dropped["stored"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_config_time_series_and_ota_status_from_device_messages() {
+    let moto = Moto::start();
+    let db = client(&moto).await;
+    table(&db, "nodes", "node_id", None).await;
+    table(&db, "timeseries", "node_id", Some("ts")).await;
+    table(&db, "ota_jobs", "job_id", Some("sk")).await;
+
+    let config = |at: i64, fw: &str| {
+        json!({"node_id": "n1", "received_at": at, "topic": "node/n1/config",
+               "config_version": "2020-03-20",
+               "info": {"name": "Light", "fw_version": fw, "type": "Lightbulb", "project_name": "led_light", "platform": "esp32c3"},
+               "devices": [{"name": "Light", "params": []}]})
+    };
+    assert_eq!(
+        node_config::handle(&db, "nodes", config(5, "1.1.0"))
+            .await
+            .unwrap()["stored"],
+        true
+    );
+    assert_eq!(
+        node_config::handle(&db, "nodes", config(5, "1.1.0"))
+            .await
+            .unwrap()["stored"],
+        false
+    );
+    assert_eq!(
+        node_config::handle(&db, "nodes", config(3, "1.0.0"))
+            .await
+            .unwrap()["stored"],
+        false
+    );
+    let nodes = items(&db, "nodes").await;
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(s(&nodes[0], "fw_version"), "1.1.0");
+    assert_eq!(s(&nodes[0], "project"), "led_light");
+
+    let ts = json!({"node_id": "n1", "received_at": 9, "topic": "node/n1/tsdata", "ts_data_version": "2021-09-13",
+        "ts_data": [{"name": "Sensor.Temperature", "dt": "f", "records": [{"v": 21.5, "t": 100}, {"v": 21.7, "t": 160}]}]});
+    assert_eq!(
+        ts_ingest::handle(&db, "timeseries", ts.clone())
+            .await
+            .unwrap()["stored"],
+        2
+    );
+    ts_ingest::handle(&db, "timeseries", ts).await.unwrap();
+    let series = items(&db, "timeseries").await;
+    assert_eq!(
+        series.len(),
+        2,
+        "a repeated delivery rewrites the same two items"
+    );
+    assert!(series
+        .iter()
+        .any(|i| s(i, "ts") == "Sensor.Temperature#000000000160" && s(i, "v") == "21.7"));
+
+    let status = |at: i64, st: &str| {
+        json!({"ota_job_id": "job-1", "status": st, "additional_info": "", "ts": 1,
+               "node_id": "n1", "received_at": at, "topic": "node/n1/otastatus"})
+    };
+    ota_status::handle(&db, "ota_jobs", status(10, "in-progress"))
+        .await
+        .unwrap();
+    ota_status::handle(&db, "ota_jobs", status(20, "success"))
+        .await
+        .unwrap();
+    assert_eq!(
+        ota_status::handle(&db, "ota_jobs", status(20, "success"))
+            .await
+            .unwrap()["reason"],
+        "duplicate"
+    );
+    ota_status::handle(&db, "ota_jobs", status(15, "in-progress"))
+        .await
+        .unwrap();
+    let jobs = items(&db, "ota_jobs").await;
+    assert_eq!(
+        jobs.len(),
+        4,
+        "three statuses recorded and the node's latest"
+    );
+    let latest = jobs.iter().find(|i| s(i, "sk") == "node#n1").unwrap();
+    assert_eq!(
+        s(latest, "status"),
+        "success",
+        "an older status does not overwrite"
+    );
+    assert_eq!(latest["active"], AttributeValue::Bool(false));
+}
