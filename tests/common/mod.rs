@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod runtime_api;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
