@@ -204,3 +204,183 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
     );
     assert_eq!(latest["active"], AttributeValue::Bool(false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
+    use rmdeploy_lambdas::mapping::{self, AppRequest, Tables};
+    let moto = Moto::start();
+    let db = client(&moto).await;
+    table(&db, "mapping_requests", "request_id", None).await;
+    // user_nodes with the stack's by_node index
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+            .unwrap()
+    };
+    db.create_table()
+        .table_name("user_nodes")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("user_id"))
+        .attribute_definitions(attr("node_id"))
+        .key_schema(key("user_id", KeyType::Hash))
+        .key_schema(key("node_id", KeyType::Range))
+        .global_secondary_indexes(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+                .index_name("by_node")
+                .key_schema(key("node_id", KeyType::Hash))
+                .key_schema(key("user_id", KeyType::Range))
+                .projection(
+                    aws_sdk_dynamodb::types::Projection::builder()
+                        .projection_type(aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = Tables {
+        requests: "mapping_requests".into(),
+        user_nodes: "user_nodes".into(),
+    };
+    let device = |node: &str, user: &str, secret: &str, at: i64| {
+        json!({"node_id": node, "user_id": user, "secret_key": secret, "received_at": at,
+               "topic": format!("node/{node}/user/mapping")})
+    };
+    let app = |id: &'static str, node: &'static str, secret: &'static str, at: i64| AppRequest {
+        request_id: id,
+        user: "u1",
+        node,
+        secret,
+        add: true,
+        now_ms: at,
+    };
+    let mapped = |db: Client, user: &'static str| async move {
+        let mut nodes: Vec<String> = db
+            .query()
+            .table_name("user_nodes")
+            .key_condition_expression("user_id = :u")
+            .expression_attribute_values(":u", AttributeValue::S(user.into()))
+            .send()
+            .await
+            .unwrap()
+            .items()
+            .iter()
+            .map(|i| s(i, "node_id"))
+            .collect();
+        nodes.sort();
+        nodes
+    };
+
+    // App first, device 20 s later: confirmed.
+    mapping::request(&db, &t, &app("r1", "n1", "s1", 1_000_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        mapping::status(&db, &t, "u1", "r1", 1_000_500)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("requested")
+    );
+    let out = mapping::handle(&db, &t, device("n1", "u1", "s1", 1_020_000))
+        .await
+        .unwrap();
+    assert_eq!(out["confirmed"], true);
+    assert_eq!(
+        mapping::status(&db, &t, "u1", "r1", 1_021_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("confirmed")
+    );
+    // the same report again changes nothing
+    assert_eq!(
+        mapping::handle(&db, &t, device("n1", "u1", "s1", 1_020_000))
+            .await
+            .unwrap()["confirmed"],
+        true
+    );
+
+    // Device first, app 30 s later: confirmed by the app's request.
+    mapping::handle(&db, &t, device("n2", "u1", "s2", 2_000_000))
+        .await
+        .unwrap();
+    mapping::request(&db, &t, &app("r2", "n2", "s2", 2_030_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        mapping::status(&db, &t, "u1", "r2", 2_031_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("confirmed")
+    );
+
+    // Wrong secret, and a device report after more than a minute: never confirmed, then timed out.
+    mapping::request(&db, &t, &app("r3", "n3", "right", 3_000_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        mapping::handle(&db, &t, device("n3", "u1", "wrong", 3_001_000))
+            .await
+            .unwrap()["confirmed"],
+        false
+    );
+    assert_eq!(
+        mapping::handle(&db, &t, device("n3", "u1", "right", 3_061_000))
+            .await
+            .unwrap()["confirmed"],
+        false
+    );
+    assert_eq!(
+        mapping::status(&db, &t, "u1", "r3", 3_062_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("timedout")
+    );
+    // another user cannot read the request
+    assert_eq!(
+        mapping::status(&db, &t, "u2", "r1", 1_021_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(mapped(db.clone(), "u1").await, ["n1", "n2"]);
+
+    // Remove from the app; reset from the device removes every user of the node.
+    let remove = AppRequest {
+        add: false,
+        ..app("r4", "n2", "", 4_000_000)
+    };
+    mapping::request(&db, &t, &remove).await.unwrap();
+    assert_eq!(mapped(db.clone(), "u1").await, ["n1"]);
+    db.put_item()
+        .table_name("user_nodes")
+        .item("user_id", AttributeValue::S("u2".into()))
+        .item("node_id", AttributeValue::S("n1".into()))
+        .send()
+        .await
+        .unwrap();
+    let reset = mapping::handle(
+        &db,
+        &t,
+        json!({"node_id": "n1", "reset": true, "received_at": 5_000_000}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reset["removed"], 2);
+    assert!(mapped(db.clone(), "u1").await.is_empty());
+    assert!(mapped(db.clone(), "u2").await.is_empty());
+}

@@ -256,7 +256,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "user-mapping"),
     },
     FunctionSpec {
         key: FunctionKey::OtaFetch,

@@ -3,6 +3,7 @@
 //! event, conditional writes) lives in one place.
 
 pub mod event;
+pub mod mapping;
 pub mod node_config;
 pub mod ota_status;
 pub mod params;
