@@ -73,9 +73,10 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(created["status"], "CREATE_COMPLETE");
     assert_eq!(created["bootstrap"]["action"], "created");
     let artifacts = created["artifacts"].as_array().unwrap();
-    // One artifact per binary: params, node-config, ota-status, ts-ingest, user-mapping and
-    // pending (shared by the functions whose handler is not bundled yet).
-    assert_eq!(artifacts.len(), 6, "{artifacts:?}");
+    // One artifact per binary: params, node-config, ota-status, ts-ingest, user-mapping,
+    // authorizer (dev uses OAuth2) and pending (shared by the functions whose handler is not
+    // bundled yet).
+    assert_eq!(artifacts.len(), 7, "{artifacts:?}");
     assert!(artifacts.iter().all(|a| a["uploaded"] == true));
     let total = created["changes"].as_array().unwrap().len();
     assert!(total > 50, "{total}");
@@ -98,7 +99,7 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.contains("No changes."), "{}", human.stdout);
     assert!(
-        human.stdout.contains("0 uploaded, 6 already in"),
+        human.stdout.contains("0 uploaded, 7 already in"),
         "{}",
         human.stdout
     );

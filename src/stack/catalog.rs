@@ -334,7 +334,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "authorizer"),
     },
     FunctionSpec {
         key: FunctionKey::WebhookDispatch,

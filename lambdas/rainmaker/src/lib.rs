@@ -2,6 +2,7 @@
 //! (`src/bin/`) is a thin `main` over a module here; what they share (runtime set-up, the rule
 //! event, conditional writes) lives in one place.
 
+pub mod authorizer;
 pub mod event;
 pub mod mapping;
 pub mod node_config;
