@@ -73,10 +73,10 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(created["status"], "CREATE_COMPLETE");
     assert_eq!(created["bootstrap"]["action"], "created");
     let artifacts = created["artifacts"].as_array().unwrap();
-    // One artifact per binary: params, node-config, ota-status, ts-ingest, user-mapping,
-    // authorizer (dev uses OAuth2) and pending (shared by the functions whose handler is not
-    // bundled yet).
-    assert_eq!(artifacts.len(), 7, "{artifacts:?}");
+    // One artifact per binary: params, node-config, ota-status, ts-ingest, user-mapping and
+    // pending (shared by the functions whose handler is not bundled yet); dev uses Cognito, so
+    // no authorizer.
+    assert_eq!(artifacts.len(), 6, "{artifacts:?}");
     assert!(artifacts.iter().all(|a| a["uploaded"] == true));
     let total = created["changes"].as_array().unwrap().len();
     assert!(total > 50, "{total}");
@@ -99,7 +99,7 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.contains("No changes."), "{}", human.stdout);
     assert!(
-        human.stdout.contains("0 uploaded, 7 already in"),
+        human.stdout.contains("0 uploaded, 6 already in"),
         "{}",
         human.stdout
     );
@@ -214,6 +214,16 @@ fn china_regions_deploy_end_to_end_with_china_arns_and_endpoints() {
         )
         .json();
         assert_eq!(created["action"], "created", "{region}");
+        // China authorizes with OAuth2: the authorizer's own binary is deployed.
+        assert!(
+            created["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["key"].as_str().unwrap().starts_with("lambda/authorizer/")),
+            "{}",
+            created["artifacts"]
+        );
         assert_eq!(created["region"], region);
         let api = output(&created, "ApiUrl");
         assert!(
