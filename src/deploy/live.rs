@@ -124,10 +124,9 @@ pub async fn bootstrap_bucket(clients: &Clients) -> Result<Option<String>, Deplo
 
 /// The HTTPS URL CloudFormation reads an object of a bucket from.
 pub fn s3_url(bucket: &str, region: &str, key: &str) -> String {
-    let suffix = match crate::profile::regions::variant_of(region) {
-        Some(crate::profile::Variant::China) => "amazonaws.com.cn",
-        _ => "amazonaws.com",
-    };
+    let suffix = crate::profile::regions::variant_of(region)
+        .unwrap_or(crate::profile::Variant::Global)
+        .url_suffix();
     format!("https://{bucket}.s3.{region}.{suffix}/{key}")
 }
 

@@ -100,10 +100,9 @@ fn resolve(value: &Value, ids: &BTreeMap<String, String>, region: &str) -> Optio
         return ids.get(name).cloned();
     }
     let text = value.get("Fn::Sub").and_then(Value::as_str)?;
-    let (partition, suffix) = match crate::profile::regions::variant_of(region) {
-        Some(crate::profile::Variant::China) => ("aws-cn", "amazonaws.com.cn"),
-        _ => ("aws", "amazonaws.com"),
-    };
+    let variant =
+        crate::profile::regions::variant_of(region).unwrap_or(crate::profile::Variant::Global);
+    let (partition, suffix) = (variant.partition(), variant.url_suffix());
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {

@@ -76,6 +76,13 @@ impl Variant {
             Variant::China => "aws-cn",
         }
     }
+    /// The DNS suffix of the partition's endpoints (`AWS::URLSuffix`).
+    pub fn url_suffix(self) -> &'static str {
+        match self {
+            Variant::Global => "amazonaws.com",
+            Variant::China => "amazonaws.com.cn",
+        }
+    }
 }
 
 /// CPU architecture of the Lambda functions.
