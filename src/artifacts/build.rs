@@ -132,19 +132,12 @@ pub fn build(
 /// The zip of a `bootstrap`, reused from `<bootstrap>.zip` when the executable is the one it was
 /// made from (compressing is most of a no-op apply's time otherwise).
 fn zip_cached(bootstrap: &Path, data: Vec<u8>) -> Result<package::Package, ArtifactError> {
-    use sha2::Digest;
-    let source: String = sha2::Sha256::digest(&data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let source = package::sha256_hex(&data);
     let cached = bootstrap.with_extension("zip");
     let stamp = bootstrap.with_extension("zip.source");
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == source) {
         if let Ok(bytes) = std::fs::read(&cached) {
-            let sha256 = sha2::Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let sha256 = package::sha256_hex(&bytes);
             return Ok(package::Package { bytes, sha256 });
         }
     }

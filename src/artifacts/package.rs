@@ -46,11 +46,16 @@ pub fn zip(
         writer.write_all(contents).map_err(|e| err(&e))?;
     }
     let bytes = writer.finish().map_err(|e| err(&e))?.into_inner();
-    let sha256 = Sha256::digest(&bytes)
+    let sha256 = sha256_hex(&bytes);
+    Ok(Package { bytes, sha256 })
+}
+
+/// The SHA-256 of some bytes in lower-case hex: the content address of artifacts and templates.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Package { bytes, sha256 })
+        .collect()
 }
 
 /// The zip of one Lambda `bootstrap` executable.

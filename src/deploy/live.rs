@@ -144,11 +144,7 @@ pub async fn template_source(
     let Some(bucket) = bucket else {
         return Ok(None);
     };
-    use sha2::Digest;
-    let sha: String = sha2::Sha256::digest(body.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = crate::artifacts::package::sha256_hex(body.as_bytes());
     let key = format!("templates/{stack}/{sha}.json");
     crate::artifacts::store::put_if_absent(clients, bucket, &key, body.into_bytes()).await?;
     Ok(Some(TemplateSource::Url(s3_url(
