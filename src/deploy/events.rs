@@ -65,12 +65,20 @@ impl StackEvent {
     }
 }
 
-/// The events of `stack` newer than the event `after` (all of them when `None`), oldest first.
-/// Reads pages until it reaches `after`.
-pub async fn since(
+/// Where reading back through a stack's events stops.
+enum End {
+    /// Keep this event and stop.
+    With,
+    /// Stop without this event.
+    Before,
+}
+
+/// Read a stack's events newest first, page after page, until `end` says where to stop (or the
+/// events run out); oldest first.
+async fn read_back(
     clients: &Clients,
     stack: &str,
-    after: Option<&str>,
+    mut end: impl FnMut(&StackEvent) -> Option<End>,
 ) -> Result<Vec<StackEvent>, DeployError> {
     let mut found = Vec::new();
     let mut token: Option<String> = None;
@@ -84,10 +92,15 @@ pub async fn since(
             .await
             .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
         for e in out.stack_events() {
-            if after.is_some() && e.event_id() == after {
-                break 'pages;
+            let event = StackEvent::from_sdk(e);
+            match end(&event) {
+                Some(End::Before) => break 'pages,
+                Some(End::With) => {
+                    found.push(event);
+                    break 'pages;
+                }
+                None => found.push(event),
             }
-            found.push(StackEvent::from_sdk(e));
         }
         token = out.next_token().map(str::to_string);
         if token.is_none() {
@@ -98,42 +111,35 @@ pub async fn since(
     Ok(found)
 }
 
+/// The events of `stack` newer than the event `after` (all of them when `None`), oldest first.
+pub async fn since(
+    clients: &Clients,
+    stack: &str,
+    after: Option<&str>,
+) -> Result<Vec<StackEvent>, DeployError> {
+    read_back(clients, stack, |e| {
+        (after == Some(e.id.as_str())).then_some(End::Before)
+    })
+    .await
+}
+
 /// The `count` newest events of a stack, oldest first.
 pub async fn recent(
     clients: &Clients,
     stack: &str,
     count: usize,
 ) -> Result<Vec<StackEvent>, DeployError> {
-    let out = clients
-        .cfn
-        .describe_stack_events()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
-    let mut found: Vec<StackEvent> = out
-        .stack_events()
-        .iter()
-        .take(count)
-        .map(StackEvent::from_sdk)
-        .collect();
-    found.reverse();
-    Ok(found)
+    let mut seen = 0;
+    read_back(clients, stack, |_| {
+        seen += 1;
+        (seen > count).then_some(End::Before)
+    })
+    .await
 }
 
 /// The id of the newest event of a stack: the mark after which a deployment's events begin.
 pub async fn newest(clients: &Clients, stack: &str) -> Result<Option<String>, DeployError> {
-    let out = clients
-        .cfn
-        .describe_stack_events()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
-    Ok(out
-        .stack_events()
-        .first()
-        .and_then(|e| e.event_id().map(str::to_string)))
+    Ok(recent(clients, stack, 1).await?.pop().map(|e| e.id))
 }
 
 /// Stack statuses that begin an operation.
@@ -150,32 +156,10 @@ pub async fn last_operation(
     clients: &Clients,
     stack: &str,
 ) -> Result<Vec<StackEvent>, DeployError> {
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    'pages: loop {
-        let out = clients
-            .cfn
-            .describe_stack_events()
-            .stack_name(stack)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
-        for e in out.stack_events() {
-            let event = StackEvent::from_sdk(e);
-            let start = event.is_stack() && OPERATION_STARTS.contains(&event.status.as_str());
-            found.push(event);
-            if start {
-                break 'pages;
-            }
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    found.reverse();
-    Ok(found)
+    read_back(clients, stack, |e| {
+        (e.is_stack() && OPERATION_STARTS.contains(&e.status.as_str())).then_some(End::With)
+    })
+    .await
 }
 
 /// The failure that started a failed operation.
