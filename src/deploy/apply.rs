@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::bootstrap::{self, Bootstrap};
 use super::changeset::{self, ChangeSet, Kind, Request};
-use super::interrupt::Interrupt;
-use super::watch::{self, Observer, OnStop, Outcome};
-use super::{events, live, stacks, DeployError};
+use super::{live, DeployError};
+
+pub use super::changeset::execute;
 use crate::artifacts::build::Built;
 use crate::artifacts::store::{self, Stored};
 use crate::aws::Clients;
@@ -80,33 +80,6 @@ pub async fn prepare(
         parameters: shown,
         notes,
     })
-}
-
-/// Execute the change set and follow the stack to its end; a stop request cancels an update.
-pub async fn execute(
-    clients: &Clients,
-    set: &ChangeSet,
-    observer: &mut dyn Observer,
-    interrupt: &Interrupt,
-) -> Result<Outcome, DeployError> {
-    let id = stacks::describe(clients, &set.stack)
-        .await?
-        .and_then(|s| s.stack_id().map(str::to_string))
-        .unwrap_or_else(|| set.stack.clone());
-    let mark = events::newest(clients, &id).await?;
-    clients
-        .cfn
-        .execute_change_set()
-        .stack_name(&set.stack)
-        .change_set_name(&set.name)
-        .send()
-        .await
-        .map_err(|e| DeployError::aws("ExecuteChangeSet", &e))?;
-    let (expected, on_stop) = match set.kind {
-        Kind::Create => ("CREATE_COMPLETE", OnStop::Continue),
-        Kind::Update => ("UPDATE_COMPLETE", OnStop::CancelUpdate),
-    };
-    watch::follow(clients, &id, mark, expected, on_stop, observer, interrupt).await
 }
 
 /// What `apply` did, for the report.

@@ -74,7 +74,13 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
         (Kind::Update, false) => "updated",
     };
     if !set.changes.is_empty() {
-        changeset::execute(clients, &set).await?;
+        changeset::execute(
+            clients,
+            &set,
+            &mut super::watch::Quiet,
+            &super::interrupt::Interrupt::never(),
+        )
+        .await?;
     }
     let stack = stacks::describe(clients, STACK_NAME)
         .await?

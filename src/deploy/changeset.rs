@@ -4,7 +4,9 @@
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
 use serde::Serialize;
 
-use super::DeployError;
+use super::interrupt::Interrupt;
+use super::watch::{self, Observer, OnStop, Outcome};
+use super::{events, stacks, DeployError};
 use crate::aws::Clients;
 
 /// Where CloudFormation reads the template from.
@@ -204,8 +206,18 @@ pub async fn discard(clients: &Clients, set: &ChangeSet) -> Result<(), DeployErr
     Ok(())
 }
 
-/// Execute a change set that has changes and wait until the stack settles.
-pub async fn execute(clients: &Clients, set: &ChangeSet) -> Result<String, DeployError> {
+/// Execute the change set and follow the stack to its end; a stop request cancels an update.
+pub async fn execute(
+    clients: &Clients,
+    set: &ChangeSet,
+    observer: &mut dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, DeployError> {
+    let id = stacks::describe(clients, &set.stack)
+        .await?
+        .and_then(|s| s.stack_id().map(str::to_string))
+        .unwrap_or_else(|| set.stack.clone());
+    let mark = events::newest(clients, &id).await?;
     clients
         .cfn
         .execute_change_set()
@@ -214,11 +226,11 @@ pub async fn execute(clients: &Clients, set: &ChangeSet) -> Result<String, Deplo
         .send()
         .await
         .map_err(|e| DeployError::aws("ExecuteChangeSet", &e))?;
-    let stack = super::stacks::wait_settled(clients, &set.stack).await?;
-    Ok(stack
-        .as_ref()
-        .map(|s| super::stacks::status(s).to_string())
-        .unwrap_or_else(|| "DELETE_COMPLETE".into()))
+    let (expected, on_stop) = match set.kind {
+        Kind::Create => ("CREATE_COMPLETE", OnStop::Continue),
+        Kind::Update => ("UPDATE_COMPLETE", OnStop::CancelUpdate),
+    };
+    watch::follow(clients, &id, mark, expected, on_stop, observer, interrupt).await
 }
 
 #[cfg(test)]
