@@ -348,15 +348,7 @@ async fn settle(
             }
             State::Review => {
                 eprintln!("stack {stack} is a leftover REVIEW_IN_PROGRESS (a create that never ran): removing it");
-                state::remove_leftover_change_sets(clients, stack).await?;
-                clients
-                    .cfn
-                    .delete_stack()
-                    .stack_name(stack)
-                    .send()
-                    .await
-                    .map_err(|e| DeployError::aws("DeleteStack", &e))?;
-                stacks::wait_settled(clients, stack).await?;
+                state::remove_review(clients, stack).await?;
                 done.push("removed a leftover REVIEW_IN_PROGRESS stack".into());
             }
             State::FailedCreate { failure } => {

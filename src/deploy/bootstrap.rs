@@ -29,13 +29,7 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
         Some(stack) => match stacks::status(stack) {
             "REVIEW_IN_PROGRESS" => {
                 // A create that never ran: remove it so the next CREATE does not make a twin.
-                clients
-                    .cfn
-                    .delete_stack()
-                    .stack_name(STACK_NAME)
-                    .send()
-                    .await
-                    .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+                super::state::remove_review(clients, STACK_NAME).await?;
                 Kind::Create
             }
             "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" => {

@@ -130,6 +130,21 @@ pub async fn remove_leftover_change_sets(
     }
 }
 
+/// Remove a leftover REVIEW_IN_PROGRESS stack (a create whose change set never ran) with its
+/// change sets, and wait until it is gone, so the next CREATE does not meet it.
+pub async fn remove_review(clients: &Clients, name: &str) -> Result<(), DeployError> {
+    remove_leftover_change_sets(clients, name).await?;
+    clients
+        .cfn
+        .delete_stack()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+    stacks::wait_settled(clients, name).await?;
+    Ok(())
+}
+
 /// Delete the stack and follow the delete to its end. `retain` names resources to keep (only
 /// allowed for a stack in DELETE_FAILED).
 pub async fn delete(
