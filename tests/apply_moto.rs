@@ -73,10 +73,13 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(created["status"], "CREATE_COMPLETE");
     assert_eq!(created["bootstrap"]["action"], "created");
     let artifacts = created["artifacts"].as_array().unwrap();
-    // One artifact per binary: params, node-config, ota-status, ts-ingest, user-mapping and
-    // pending (shared by the functions whose handler is not bundled yet); dev uses Cognito, so
-    // no authorizer.
-    assert_eq!(artifacts.len(), 6, "{artifacts:?}");
+    // One artifact per function binary: node-config, params, node-alert, user-mapping,
+    // ota-fetch, ota-status, ts-ingest, cmd-resp and api; dev uses Cognito, so no authorizer, and
+    // none of its functions needs `pending`.
+    assert_eq!(artifacts.len(), 9, "{artifacts:?}");
+    assert!(!artifacts
+        .iter()
+        .any(|a| a["key"].as_str().unwrap().starts_with("lambda/pending/")));
     assert!(artifacts.iter().all(|a| a["uploaded"] == true));
     let total = created["changes"].as_array().unwrap().len();
     assert!(total > 50, "{total}");
@@ -99,7 +102,7 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.contains("No changes."), "{}", human.stdout);
     assert!(
-        human.stdout.contains("0 uploaded, 6 already in"),
+        human.stdout.contains("0 uploaded, 9 already in"),
         "{}",
         human.stdout
     );

@@ -4,88 +4,23 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use common::moto::Moto;
+use common::tables::{items, s, stack_tables};
 use rmdeploy_lambdas::{node_config, ota_status, params, ts_ingest};
 use serde_json::{json, Value};
 
 async fn client(moto: &Moto) -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(aws_credential_types::Credentials::for_tests())
-        .load()
-        .await;
-    Client::new(&config)
-}
-
-/// A table with the stack's key shape: a string hash key, and optionally a string range key.
-async fn table(db: &Client, name: &str, hash: &str, range: Option<&str>) {
-    let mut create = db
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(hash)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(hash)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        );
-    if let Some(r) = range {
-        create = create
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(r)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(r)
-                    .key_type(KeyType::Range)
-                    .build()
-                    .unwrap(),
-            );
-    }
-    create.send().await.unwrap();
-}
-
-async fn items(db: &Client, name: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    db.scan()
-        .table_name(name)
-        .send()
-        .await
-        .unwrap()
-        .items()
-        .to_vec()
-}
-
-fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> String {
-    match &item[k] {
-        AttributeValue::S(v) => v.clone(),
-        AttributeValue::N(v) => v.clone(),
-        other => format!("{other:?}"),
-    }
+    let db = Client::new(&common::tables::config(&moto.url).await);
+    stack_tables(&db).await;
+    db
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn params_are_stored_once_and_older_reports_do_not_win() {
     let moto = Moto::start();
     let db = client(&moto).await;
-    table(&db, "node_params", "node_id", Some("sk")).await;
     let report = |at: i64, power: bool| {
         json!({"Light": {"Power": power}, "node_id": "n1", "received_at": at,
                "topic": "node/n1/params/local"})
@@ -119,9 +54,6 @@ async fn params_are_stored_once_and_older_reports_do_not_win() {
 async fn node_config_time_series_and_ota_status_from_device_messages() {
     let moto = Moto::start();
     let db = client(&moto).await;
-    table(&db, "nodes", "node_id", None).await;
-    table(&db, "timeseries", "node_id", Some("ts")).await;
-    table(&db, "ota_jobs", "job_id", Some("sk")).await;
 
     let config = |at: i64, fw: &str| {
         json!({"node_id": "n1", "received_at": at, "topic": "node/n1/config",
@@ -210,45 +142,6 @@ async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
     use rmdeploy_lambdas::mapping::{self, AppRequest, Tables};
     let moto = Moto::start();
     let db = client(&moto).await;
-    table(&db, "mapping_requests", "request_id", None).await;
-    // user_nodes with the stack's by_node index
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, k| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(k)
-            .build()
-            .unwrap()
-    };
-    db.create_table()
-        .table_name("user_nodes")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("user_id"))
-        .attribute_definitions(attr("node_id"))
-        .key_schema(key("user_id", KeyType::Hash))
-        .key_schema(key("node_id", KeyType::Range))
-        .global_secondary_indexes(
-            aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
-                .index_name("by_node")
-                .key_schema(key("node_id", KeyType::Hash))
-                .key_schema(key("user_id", KeyType::Range))
-                .projection(
-                    aws_sdk_dynamodb::types::Projection::builder()
-                        .projection_type(aws_sdk_dynamodb::types::ProjectionType::KeysOnly)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
     let t = Tables {
         requests: "mapping_requests".into(),
         user_nodes: "user_nodes".into(),

@@ -212,7 +212,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         prefix: "NodeConfig",
         feature: CORE,
         trigger: Trigger::IotRule,
-        description: "Stores a node's configuration (esp_node_config)",
+        description:
+            "Stores a node's configuration and presence (esp_node_config, esp_node_presence)",
         tables: &[(TableKey::Nodes, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
@@ -238,10 +239,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: CORE,
         trigger: Trigger::IotRule,
         description: "Routes node alerts to push notifications and webhooks (esp_node_alert)",
-        tables: &[(TableKey::UserNodes, Read)],
+        tables: &[
+            (TableKey::UserNodes, Read),
+            (TableKey::NodeParams, ReadWrite),
+        ],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "node-alert"),
     },
     FunctionSpec {
         key: FunctionKey::UserMapping,
@@ -268,7 +272,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &["otaurl"],
         reads_firmware: true,
-        code: PENDING,
+        code: ("rainmaker", "ota-fetch"),
     },
     FunctionSpec {
         key: FunctionKey::OtaStatus,
@@ -304,7 +308,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
-        code: PENDING,
+        code: ("rainmaker", "cmd-resp"),
     },
     FunctionSpec {
         key: FunctionKey::Api,
@@ -322,7 +326,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote", "to-node"],
         reads_firmware: true,
-        code: PENDING,
+        code: ("rainmaker", "api"),
     },
     FunctionSpec {
         key: FunctionKey::Authorizer,
@@ -393,6 +397,18 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     },
 ];
 
+/// What a topic rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A JSON payload on `node/<node_id>/<suffix>`.
+    Json,
+    /// A binary payload (TLV8) on `node/<node_id>/<suffix>`, handed over base64-encoded.
+    Binary,
+    /// AWS IoT lifecycle events on `$aws/events/presence/<event>/<client id>` (the client id is
+    /// the thing name, that is the node id); nodes do not publish these.
+    Presence,
+}
+
 /// An IoT topic rule of the ESP RainMaker node-to-cloud contract.
 pub struct RuleSpec {
     /// The rule name; devices use it in basic ingest topics (`$aws/rules/<name>/...`).
@@ -401,6 +417,32 @@ pub struct RuleSpec {
     pub suffix: &'static str,
     pub function: FunctionKey,
     pub logical_id: &'static str,
+    pub kind: RuleKind,
+}
+
+impl RuleSpec {
+    /// The rule's SQL: the payload plus the node id, the topic and the time of arrival.
+    pub fn sql(&self) -> String {
+        let added = "topic() AS topic, timestamp() AS received_at";
+        match self.kind {
+            RuleKind::Json => format!(
+                "SELECT *, topic(2) AS node_id, {added} FROM 'node/+/{}'",
+                self.suffix
+            ),
+            RuleKind::Binary => format!(
+                "SELECT encode(*, 'base64') AS payload, topic(2) AS node_id, {added} FROM 'node/+/{}'",
+                self.suffix
+            ),
+            RuleKind::Presence => {
+                format!("SELECT *, topic(5) AS node_id, {added} FROM '$aws/events/presence/+/+'")
+            }
+        }
+    }
+
+    /// Whether nodes publish to the rule's topics (and so need the permission to).
+    pub fn published_by_nodes(&self) -> bool {
+        self.kind != RuleKind::Presence
+    }
 }
 
 pub const RULES: &[RuleSpec] = &[
@@ -409,54 +451,70 @@ pub const RULES: &[RuleSpec] = &[
         suffix: "config",
         function: FunctionKey::NodeConfig,
         logical_id: "NodeConfigRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_set_params",
         suffix: "params/local",
         function: FunctionKey::Params,
         logical_id: "SetParamsRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_init_params",
         suffix: "params/local/init",
         function: FunctionKey::Params,
         logical_id: "InitParamsRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_node_alert",
         suffix: "alert",
         function: FunctionKey::NodeAlert,
         logical_id: "NodeAlertRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_user_node_mapping",
         suffix: "user/mapping",
         function: FunctionKey::UserMapping,
         logical_id: "UserNodeMappingRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_node_otafetch",
         suffix: "otafetch",
         function: FunctionKey::OtaFetch,
         logical_id: "OtaFetchRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_node_otastatus",
         suffix: "otastatus",
         function: FunctionKey::OtaStatus,
         logical_id: "OtaStatusRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_ts_ingest",
         suffix: "tsdata",
         function: FunctionKey::TsIngest,
         logical_id: "TsIngestRule",
+        kind: RuleKind::Json,
     },
     RuleSpec {
         name: "esp_cmd_resp",
         suffix: "from-node",
         function: FunctionKey::CmdResp,
         logical_id: "CmdRespRule",
+        kind: RuleKind::Binary,
+    },
+    RuleSpec {
+        name: "esp_node_presence",
+        suffix: "",
+        function: FunctionKey::NodeConfig,
+        logical_id: "NodePresenceRule",
+        kind: RuleKind::Presence,
     },
 ];
 

@@ -100,6 +100,10 @@ pub struct TableAccessModel {
 pub struct RuleModel {
     pub name: &'static str,
     pub suffix: &'static str,
+    pub sql: String,
+    pub description: String,
+    /// Nodes publish to it (directly or by basic ingest): the node policy allows them.
+    pub from_nodes: bool,
     pub logical_id: &'static str,
     pub function_prefix: &'static str,
 }
@@ -175,6 +179,17 @@ pub fn build(r: &Resolved) -> StackModel {
         .map(|rule| RuleModel {
             name: rule.name,
             suffix: rule.suffix,
+            sql: rule.sql(),
+            description: if rule.published_by_nodes() {
+                format!(
+                    "node/<node_id>/{0} (also basic ingest: $aws/rules/{1}/node/<node_id>/{0})",
+                    rule.suffix, rule.name
+                )
+            } else {
+                "AWS IoT presence events of the nodes ($aws/events/presence/<event>/<node_id>)"
+                    .into()
+            },
+            from_nodes: rule.published_by_nodes(),
             logical_id: rule.logical_id,
             function_prefix: catalog::function(rule.function).prefix,
         })

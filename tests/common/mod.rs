@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod proxy;
 pub mod runtime_api;
+pub mod tables;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -44,10 +44,39 @@ pub enum Rejection {
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: Option<String>,
+    /// Group membership, as most issuers name it (`groups`) or as Cognito does.
+    #[serde(default)]
+    groups: Option<Value>,
+    #[serde(default, rename = "cognito:groups")]
+    cognito_groups: Option<Value>,
 }
 
-/// Check a token against a key set; the subject (the user id) when it holds.
-pub fn verify(token: &str, keys: &JwkSet, expect: &Expect) -> Result<String, Rejection> {
+/// Who a valid token is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The `sub` claim: the user id of the API.
+    pub user: String,
+    /// The groups the token names (`admin` may manage OTA jobs).
+    pub groups: Vec<String>,
+}
+
+fn group_names(v: Option<Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_string))
+            .collect(),
+        Some(Value::String(s)) => s
+            .split([',', ' '])
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Check a token against a key set; who it is for when it holds.
+pub fn verify(token: &str, keys: &JwkSet, expect: &Expect) -> Result<Principal, Rejection> {
     // `alg: none` and unknown algorithms do not even parse as a header.
     let header = decode_header(token).map_err(|e| match e.kind() {
         jsonwebtoken::errors::ErrorKind::Json(_) => {
@@ -81,10 +110,14 @@ pub fn verify(token: &str, keys: &JwkSet, expect: &Expect) -> Result<String, Rej
             _ => Rejection::Malformed(e.to_string()),
         }
     })?;
-    data.claims
+    let claims = data.claims;
+    let user = claims
         .sub
         .filter(|s| !s.is_empty())
-        .ok_or(Rejection::NoSubject)
+        .ok_or(Rejection::NoSubject)?;
+    let mut groups = group_names(claims.groups);
+    groups.extend(group_names(claims.cognito_groups));
+    Ok(Principal { user, groups })
 }
 
 /// The issuer's keys, fetched when needed.
@@ -117,7 +150,7 @@ impl KeyCache {
     }
 
     /// Verify with the cached keys; fetch them when stale, and once more for an unknown key id.
-    pub fn verify(&mut self, token: &str, expect: &Expect) -> Result<String, Rejection> {
+    pub fn verify(&mut self, token: &str, expect: &Expect) -> Result<Principal, Rejection> {
         let stale = self
             .keys
             .as_ref()
@@ -147,8 +180,9 @@ impl KeyCache {
 }
 
 /// The answer to API Gateway: allow every route of the API's stage for this user (API Gateway
-/// caches it per token), with the user id in the context.
-pub fn allow(user: &str, method_arn: &str) -> Value {
+/// caches it per token), with the user id and groups in the context (the API reads them).
+pub fn allow(principal: &Principal, method_arn: &str) -> Value {
+    let user = &principal.user;
     // arn:aws:execute-api:region:account:api-id/stage/METHOD/path
     let base: Vec<&str> = method_arn.splitn(3, '/').collect();
     let resource = match base.as_slice() {
@@ -161,6 +195,6 @@ pub fn allow(user: &str, method_arn: &str) -> Value {
             "Version": "2012-10-17",
             "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource}]
         },
-        "context": {"user_id": user}
+        "context": {"user_id": user, "groups": principal.groups.join(",")}
     })
 }

@@ -2,12 +2,19 @@
 //! (`src/bin/`) is a thin `main` over a module here; what they share (runtime set-up, the rule
 //! event, conditional writes) lives in one place.
 
+pub mod alert;
+pub mod api;
 pub mod authorizer;
+pub mod cmd_resp;
 pub mod event;
 pub mod mapping;
 pub mod node_config;
+pub mod ota_fetch;
+pub mod ota_jobs;
 pub mod ota_status;
 pub mod params;
+pub mod presign;
+pub mod publish;
 pub mod runtime;
 pub mod store;
 pub mod ts_ingest;

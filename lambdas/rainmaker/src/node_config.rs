@@ -1,6 +1,10 @@
 //! The `esp_node_config` rule: a node's configuration (`info`, `devices`, `services`), published
 //! on `node/<id>/config` after boot. Kept per node in the nodes table; an older or repeated
 //! delivery changes nothing.
+//!
+//! The same function takes the `esp_node_presence` rule: AWS IoT lifecycle events
+//! (`$aws/events/presence/connected/<node_id>`, `.../disconnected/...`), kept as the node's
+//! `connected` flag and `presence_at` (the event's own time, so late events do not win).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -43,7 +47,75 @@ impl NodeConfig {
     }
 }
 
+/// A lifecycle event of a node's MQTT connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presence {
+    pub node_id: String,
+    pub connected: bool,
+    /// The event's `timestamp` (ms), else the rule's time.
+    pub at: i64,
+}
+
+impl Presence {
+    pub fn is_presence(event: &Value) -> bool {
+        event["topic"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("$aws/events/presence/"))
+    }
+
+    pub fn parse(event: Value) -> Result<Presence, String> {
+        let e = RuleEvent::parse(event)?;
+        let connected = match e.payload.get("eventType").and_then(Value::as_str) {
+            Some("connected") => true,
+            Some("disconnected") => false,
+            other => {
+                return Err(format!(
+                    "eventType {other:?} is not connected or disconnected"
+                ))
+            }
+        };
+        Ok(Presence {
+            connected,
+            at: e
+                .payload
+                .get("timestamp")
+                .and_then(Value::as_i64)
+                .unwrap_or(e.received_at),
+            node_id: e.node_id,
+        })
+    }
+}
+
+async fn presence(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
+    let p = match Presence::parse(event) {
+        Ok(p) => p,
+        Err(why) => return Ok(dropped("presence event", &why)),
+    };
+    let update = db
+        .update_item()
+        .table_name(table)
+        .key("node_id", AttributeValue::S(p.node_id.clone()))
+        .update_expression("SET #c = :c, #p = :t")
+        .condition_expression("attribute_not_exists(#p) OR #p < :t")
+        .expression_attribute_names("#c", "connected")
+        .expression_attribute_names("#p", "presence_at")
+        .expression_attribute_values(":c", AttributeValue::Bool(p.connected))
+        .expression_attribute_values(":t", AttributeValue::N(p.at.to_string()))
+        .send()
+        .await;
+    match update {
+        Ok(_) => Ok(serde_json::json!({ "stored": true, "connected": p.connected })),
+        Err(err) if condition_failed(&err) => {
+            Ok(serde_json::json!({ "stored": false, "reason": "duplicate or older" }))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
+    if Presence::is_presence(&event) {
+        return presence(db, table, event).await;
+    }
     let c = match NodeConfig::parse(event) {
         Ok(c) => c,
         Err(why) => return Ok(dropped("node config", &why)),
@@ -93,6 +165,24 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn presence_events_as_aws_iot_sends_them() {
+        // the lifecycle event, plus the fields of the esp_node_presence rule
+        let event = json!({"clientId": "9C9E6E2A1B2C", "timestamp": 1_764_000_000_999_i64,
+            "eventType": "disconnected", "clientInitiatedDisconnect": false,
+            "sessionIdentifier": "00000000-0000-0000-0000-000000000000",
+            "principalIdentifier": "abc", "disconnectReason": "CONNECTION_LOST", "versionNumber": 3,
+            "node_id": "9C9E6E2A1B2C", "received_at": 1_764_000_001_000_i64,
+            "topic": "$aws/events/presence/disconnected/9C9E6E2A1B2C"});
+        assert!(Presence::is_presence(&event));
+        let p = Presence::parse(event).unwrap();
+        assert_eq!((p.connected, p.at), (false, 1_764_000_000_999));
+        let other = json!({"eventType": "subscribed", "node_id": "n", "received_at": 1,
+            "topic": "$aws/events/presence/subscribed/n"});
+        assert!(Presence::parse(other).is_err());
+        assert!(!Presence::is_presence(&json!({"topic": "node/n/config"})));
+    }
 
     /// What ESP RainMaker firmware publishes on node/<id>/config, plus the rule's fields.
     fn device_config() -> Value {

@@ -29,7 +29,35 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// A table name from the environment (`TABLE_<NAME>`, set by the template).
+/// A setting from the environment (`TABLE_<NAME>`, `FIRMWARE_BUCKET`, ...), set by the template.
 pub fn table(var: &str) -> Result<String, Error> {
     std::env::var(var).map_err(|_| format!("{var} is not set").into())
+}
+
+/// A setting the template sets only with some features (`PUSH_TOPIC_ARN`, `USER_POOL_ID`, ...).
+pub fn optional(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+/// The IoT data-plane client for the account's `iot:Data-ATS` endpoint (`IOT_DATA_ENDPOINT`, a
+/// host name, or a URL when testing).
+pub fn iot_data(config: &aws_config::SdkConfig) -> Result<aws_sdk_iotdataplane::Client, Error> {
+    let endpoint = table("IOT_DATA_ENDPOINT")?;
+    let url = if endpoint.contains("://") {
+        endpoint
+    } else {
+        format!("https://{endpoint}")
+    };
+    let conf = aws_sdk_iotdataplane::config::Builder::from(config)
+        .endpoint_url(url)
+        .build();
+    Ok(aws_sdk_iotdataplane::Client::from_conf(conf))
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

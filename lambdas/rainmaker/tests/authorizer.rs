@@ -11,7 +11,7 @@ use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use rmdeploy_lambdas::authorizer::{allow, verify, Expect, KeyCache, Rejection};
+use rmdeploy_lambdas::authorizer::{allow, verify, Expect, KeyCache, Principal, Rejection};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://login.example.com/";
@@ -59,6 +59,13 @@ fn claims() -> Value {
     json!({"sub": "user-1", "iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600, "iat": now(), "nbf": now() - 10})
 }
 
+fn user_1() -> Result<Principal, Rejection> {
+    Ok(Principal {
+        user: "user-1".into(),
+        groups: vec![],
+    })
+}
+
 fn token(alg: Algorithm, kid: &str, key: &EncodingKey, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = Some(kid.into());
@@ -82,13 +89,31 @@ fn tokens_are_accepted_and_refused_for_the_right_reasons() {
     let jwks = set(&[&k.rsa_jwk, &k.ec_jwk]);
     let check = |t: &str| verify(t, &jwks, &expect());
 
+    // groups as most issuers name them, and as Cognito does
+    let mut grouped = claims();
+    grouped["groups"] = json!(["admin", "ops"]);
+    assert_eq!(
+        check(&token(Algorithm::RS256, "rsa-1", &k.rsa, &grouped))
+            .unwrap()
+            .groups,
+        vec!["admin", "ops"]
+    );
+    let mut cognito = claims();
+    cognito["cognito:groups"] = json!(["admin"]);
+    assert_eq!(
+        check(&token(Algorithm::ES256, "ec-1", &k.ec, &cognito))
+            .unwrap()
+            .groups,
+        vec!["admin"]
+    );
+
     assert_eq!(
         check(&token(Algorithm::RS256, "rsa-1", &k.rsa, &claims())),
-        Ok("user-1".into())
+        user_1()
     );
     assert_eq!(
         check(&token(Algorithm::ES256, "ec-1", &k.ec, &claims())),
-        Ok("user-1".into())
+        user_1()
     );
 
     let with = |f: &dyn Fn(&mut Value)| {
@@ -191,8 +216,8 @@ fn keys_are_cached_and_fetched_again_for_a_new_key_id() {
     let (url, jwks, fetches) = issuer(json!({"keys": [k.rsa_jwk]}));
     let mut cache = KeyCache::new(&url);
     let rsa = token(Algorithm::RS256, "rsa-1", &k.rsa, &claims());
-    assert_eq!(cache.verify(&rsa, &expect()), Ok("user-1".into()));
-    assert_eq!(cache.verify(&rsa, &expect()), Ok("user-1".into()));
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
     assert_eq!(*fetches.lock().unwrap(), 1, "cached");
     // The issuer rotates in the EC key. The first fetch was just now, within REFETCH_GAP: an
     // unknown key id does not make it fetch again right away.
@@ -205,17 +230,21 @@ fn keys_are_cached_and_fetched_again_for_a_new_key_id() {
     assert_eq!(*fetches.lock().unwrap(), 1, "no refetch within the gap");
     // A fresh cache (a new execution environment) sees the rotated set.
     let mut fresh = KeyCache::new(&url);
-    assert_eq!(fresh.verify(&ec, &expect()), Ok("user-1".into()));
+    assert_eq!(fresh.verify(&ec, &expect()), user_1());
 }
 
 #[test]
 fn the_policy_allows_the_whole_stage_for_the_user() {
     let p = allow(
-        "user-1",
+        &Principal {
+            user: "user-1".into(),
+            groups: vec!["admin".into(), "ops".into()],
+        },
         "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/live/GET/v1/user/nodes",
     );
     assert_eq!(p["principalId"], "user-1");
     assert_eq!(p["context"]["user_id"], "user-1");
+    assert_eq!(p["context"]["groups"], "admin,ops");
     assert_eq!(
         p["policyDocument"]["Statement"][0]["Resource"],
         "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/live/*/*"

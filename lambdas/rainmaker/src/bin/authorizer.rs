@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
             })
             .await?;
             match verdict {
-                Ok(user) => Ok(allow(&user, &arn)),
+                Ok(principal) => Ok(allow(&principal, &arn)),
                 Err(why) => {
                     tracing::info!(reason = ?why, "token refused");
                     // API Gateway answers 401 for exactly this message.

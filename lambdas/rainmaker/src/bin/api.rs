@@ -1,0 +1,33 @@
+//! The `api` function: the user REST API, see [`rmdeploy_lambdas::api`].
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use rmdeploy_lambdas::api::{self, ApiTables, Ctx};
+use rmdeploy_lambdas::{mapping, runtime};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    runtime::init_logs();
+    let config = runtime::aws_config().await;
+    let ctx = Arc::new(Ctx {
+        db: aws_sdk_dynamodb::Client::new(&config),
+        iot: runtime::iot_data(&config)?,
+        cognito: runtime::optional("USER_POOL_CLIENT_ID")
+            .map(|id| (aws_sdk_cognitoidentityprovider::Client::new(&config), id)),
+        tables: ApiTables {
+            nodes: runtime::table("TABLE_NODES")?,
+            params: runtime::table("TABLE_NODE_PARAMS")?,
+            jobs: runtime::table("TABLE_OTA_JOBS")?,
+            mapping: mapping::Tables {
+                requests: runtime::table("TABLE_MAPPING_REQUESTS")?,
+                user_nodes: runtime::table("TABLE_USER_NODES")?,
+            },
+        },
+    });
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let ctx = ctx.clone();
+        async move { api::handle(&ctx, event.payload).await }
+    }))
+    .await
+}

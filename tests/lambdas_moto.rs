@@ -1,0 +1,590 @@
+//! The handlers that reach beyond DynamoDB, against moto_server: OTA fetch (the node's job, the
+//! rollout limit, a presigned S3 GET that serves the firmware, the `otaurl` publish through the
+//! IoT data plane), alerts to SNS and the webhook queue (once), command responses, presence, and
+//! the REST API's failures and admin routes. Publishes are read through a recording proxy in
+//! front of moto, which keeps no readable trace of them.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use common::moto::Moto;
+use common::proxy::Proxy;
+use common::tables::{items, s, stack_tables};
+use rmdeploy_lambdas::{alert, api, cmd_resp, mapping, node_config, ota_fetch, ota_status};
+use serde_json::{json, Value};
+
+struct Cloud {
+    moto: Moto,
+    proxy: Proxy,
+    config: aws_config::SdkConfig,
+    db: aws_sdk_dynamodb::Client,
+}
+
+impl Cloud {
+    async fn start() -> Cloud {
+        let moto = Moto::start();
+        let proxy = Proxy::start(&moto.url);
+        let config = common::tables::config(&moto.url).await;
+        let db = aws_sdk_dynamodb::Client::new(&config);
+        stack_tables(&db).await;
+        Cloud {
+            moto,
+            proxy,
+            config,
+            db,
+        }
+    }
+
+    /// The data-plane client as `runtime::iot_data` makes it, pointed at the recording proxy.
+    fn iot(&self) -> aws_sdk_iotdataplane::Client {
+        aws_sdk_iotdataplane::Client::from_conf(
+            aws_sdk_iotdataplane::config::Builder::from(&self.config)
+                .endpoint_url(&self.proxy.url)
+                .build(),
+        )
+    }
+
+    /// (topic, payload) of every publish so far.
+    fn published(&self) -> Vec<(String, Value)> {
+        self.proxy
+            .recorded()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/topics/"))
+            .map(|r| {
+                let topic = r.path["/topics/".len()..]
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .replace("%2F", "/");
+                (topic, serde_json::from_slice(&r.body).unwrap())
+            })
+            .collect()
+    }
+}
+
+fn event(node: &str, suffix: &str, payload: Value, at: i64) -> Value {
+    let mut e = payload;
+    e["node_id"] = json!(node);
+    e["received_at"] = json!(at);
+    e["topic"] = json!(format!("node/{node}/{suffix}"));
+    e
+}
+
+/// GET over plain HTTP/1.0: the body.
+fn http_get(url: &str) -> (u16, Vec<u8>) {
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, answer[split + 4..].to_vec())
+}
+
+async fn config_of(
+    db: &aws_sdk_dynamodb::Client,
+    node: &str,
+    project: &str,
+    chip: &str,
+    version: &str,
+) {
+    let config = json!({"node_id": node, "config_version": "2020-03-20",
+        "info": {"name": "Light", "fw_version": version, "type": "Lightbulb",
+                 "model": project, "project_name": project, "platform": chip},
+        "devices": [{"name": "Light", "type": "esp.device.lightbulb", "params": []}]});
+    let out = node_config::handle(db, "nodes", event(node, "config", config, 1_000))
+        .await
+        .unwrap();
+    assert_eq!(out["stored"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ota_fetch_answers_with_a_working_url_and_keeps_to_the_rollout_limit() {
+    let c = Cloud::start().await;
+    let firmware = b"\xe9\x03firmware image bytes".to_vec();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&c.config)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("rm-firmware")
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("rm-firmware")
+        .key("firmware/light/1.1.0 build.bin")
+        .body(firmware.clone().into())
+        .send()
+        .await
+        .unwrap();
+    for node in ["n1", "n2"] {
+        config_of(&c.db, node, "light", "esp32c3", "1.0.0").await;
+    }
+    let job = |id: &str, chip: &str, version: &str, created: i64| {
+        c.db.put_item()
+            .table_name("ota_jobs")
+            .item("job_id", AttributeValue::S(id.into()))
+            .item("sk", AttributeValue::S("job".into()))
+            .item("project", AttributeValue::S("light".into()))
+            .item("chip", AttributeValue::S(chip.into()))
+            .item("fw_version", AttributeValue::S(version.into()))
+            .item(
+                "key",
+                AttributeValue::S("firmware/light/1.1.0 build.bin".into()),
+            )
+            .item("file_size", AttributeValue::N(firmware.len().to_string()))
+            .item("created_at", AttributeValue::N(created.to_string()))
+            .item("state", AttributeValue::S("active".into()))
+            .item("max_parallel", AttributeValue::N("1".into()))
+            .item("max_per_minute", AttributeValue::N("0".into()))
+            .item("timeout_s", AttributeValue::N("600".into()))
+            .send()
+    };
+    job("old", "ESP32-C3", "1.0.5", 1).await.unwrap();
+    job("new", "ESP32-C3", "1.1.0", 2).await.unwrap();
+    job("other-chip", "esp32s3", "9.9.9", 3).await.unwrap();
+    let ctx = ota_fetch::Ctx {
+        db: c.db.clone(),
+        iot: c.iot(),
+        config: c.config.clone(),
+        nodes_table: "nodes".into(),
+        jobs_table: "ota_jobs".into(),
+        bucket: "rm-firmware".into(),
+    };
+    let fetch = |node: &str, version: &str| {
+        event(
+            node,
+            "otafetch",
+            json!({"node_id": node, "fw_version": version}),
+            5_000,
+        )
+    };
+
+    let first = ota_fetch::handle(&ctx, fetch("n1", "1.0.0")).await.unwrap();
+    assert_eq!(first["answered"], true, "{first}");
+    let published = c.published();
+    assert_eq!(published.len(), 1);
+    let (topic, answer) = &published[0];
+    assert_eq!(topic, "node/n1/otaurl");
+    assert_eq!(
+        answer["ota_job_id"], "new",
+        "the newest job for the node's project and chip"
+    );
+    assert_eq!(answer["fw_version"], "1.1.0");
+    assert_eq!(answer["file_size"], firmware.len());
+    let url = answer["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}/rm-firmware/firmware/light/1.1.0%20build.bin?",
+            c.moto.url
+        )),
+        "{url}"
+    );
+    for part in [
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        "X-Amz-Expires=600",
+        "X-Amz-SignedHeaders=host",
+        "X-Amz-Signature=",
+    ] {
+        assert!(url.contains(part), "{part} in {url}");
+    }
+    assert_eq!(
+        http_get(url),
+        (200, firmware.clone()),
+        "the URL serves the image"
+    );
+
+    // one session at a time: n2 waits, and hears nothing
+    let waiting = ota_fetch::handle(&ctx, fetch("n2", "1.0.0")).await.unwrap();
+    assert_eq!(waiting["answered"], false);
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap()
+            .contains("allows 1 at once"),
+        "{waiting}"
+    );
+    assert_eq!(c.published().len(), 1);
+    // n1 asking again gets its offer again
+    assert_eq!(
+        ota_fetch::handle(&ctx, fetch("n1", "1.0.0")).await.unwrap()["answered"],
+        true
+    );
+    // n1 reports success: its slot is free, n2 is served
+    let done = event(
+        "n1",
+        "otastatus",
+        json!({"ota_job_id": "new", "status": "success", "ts": 1}),
+        9_999_999_999_999,
+    );
+    ota_status::handle(&c.db, "ota_jobs", done).await.unwrap();
+    assert_eq!(
+        ota_fetch::handle(&ctx, fetch("n2", "1.0.0")).await.unwrap()["answered"],
+        true
+    );
+    let topics: Vec<String> = c.published().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        topics,
+        ["node/n1/otaurl", "node/n1/otaurl", "node/n2/otaurl"]
+    );
+    // up to date, unknown node, malformed: no answer, no retry
+    let current = ota_fetch::handle(&ctx, fetch("n1", "1.1.0")).await.unwrap();
+    assert_eq!(current["reason"], "up to date");
+    let unknown = ota_fetch::handle(&ctx, fetch("n7", "1.0.0")).await.unwrap();
+    assert_eq!(unknown["stored"], false);
+    let bad = ota_fetch::handle(&ctx, event("n1", "otafetch", json!({"fw_version": [1]}), 1))
+        .await
+        .unwrap();
+    assert!(bad["reason"].as_str().unwrap().contains("fw_version"));
+    assert_eq!(c.published().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_push_and_webhooks_once() {
+    let c = Cloud::start().await;
+    let sns = aws_sdk_sns::Client::new(&c.config);
+    let sqs = aws_sdk_sqs::Client::new(&c.config);
+    let topic = sns
+        .create_topic()
+        .name("push")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name("webhooks")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for (user, node) in [("u1", "n1"), ("u2", "n1"), ("u1", "n2")] {
+        c.db.put_item()
+            .table_name("user_nodes")
+            .item("user_id", AttributeValue::S(user.into()))
+            .item("node_id", AttributeValue::S(node.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let ctx = alert::Ctx {
+        db: c.db.clone(),
+        params_table: "node_params".into(),
+        user_nodes_table: "user_nodes".into(),
+        sns: Some((sns.clone(), topic)),
+        sqs: Some((sqs.clone(), queue.clone())),
+    };
+    let raised = event(
+        "n1",
+        "alert",
+        json!({"esp.alert.str": "Leak detected"}),
+        42_000,
+    );
+    let out = alert::handle(&ctx, raised.clone()).await.unwrap();
+    assert_eq!(
+        out,
+        json!({"delivered": true, "users": 2, "to": ["push", "webhooks"]})
+    );
+    let again = alert::handle(&ctx, raised).await.unwrap();
+    assert_eq!(again["reason"], "duplicate");
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let bodies: Vec<Value> = received
+        .messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 1, "delivered once: {bodies:?}");
+    assert_eq!(bodies[0]["alert"], "Leak detected");
+    assert_eq!(bodies[0]["users"], json!(["u1", "u2"]));
+    // a node nobody is mapped to: recorded, not sent
+    let lonely = alert::handle(
+        &ctx,
+        event("n9", "alert", json!({"esp.alert.str": "hi"}), 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(lonely["users"], 0);
+    let stored: Vec<_> = items(&c.db, "node_params")
+        .await
+        .into_iter()
+        .filter(|i| s(i, "sk").starts_with("alert#"))
+        .collect();
+    assert_eq!(stored.len(), 2);
+    assert!(stored
+        .iter()
+        .all(|i| i["delivered"] == AttributeValue::Bool(true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_responses_and_presence_are_kept_once_and_in_order() {
+    let c = Cloud::start().await;
+    use base64::Engine;
+    let mut tlv = vec![
+        1, 3, b'r', b'-', b'1', 3, 1, 0, 5, 2, 0x10, 0x00, 6, 2, b'{', b'}',
+    ];
+    let e = event(
+        "n1",
+        "from-node",
+        json!({"payload": base64::engine::general_purpose::STANDARD.encode(&tlv)}),
+        5,
+    );
+    assert_eq!(
+        cmd_resp::handle(&c.db, "node_params", e.clone())
+            .await
+            .unwrap()["stored"],
+        true
+    );
+    assert_eq!(
+        cmd_resp::handle(&c.db, "node_params", e).await.unwrap()["reason"],
+        "duplicate"
+    );
+    tlv.truncate(3);
+    let cut = event(
+        "n1",
+        "from-node",
+        json!({"payload": base64::engine::general_purpose::STANDARD.encode(&tlv)}),
+        6,
+    );
+    assert_eq!(
+        cmd_resp::handle(&c.db, "node_params", cut).await.unwrap()["stored"],
+        false
+    );
+    let stored = items(&c.db, "node_params").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (
+            s(&stored[0], "sk"),
+            s(&stored[0], "cmd"),
+            s(&stored[0], "data")
+        ),
+        ("cmd#r-1".into(), "16".into(), "{}".into())
+    );
+
+    let presence = |kind: &str, at: i64| {
+        json!({"clientId": "n1", "eventType": kind, "timestamp": at, "node_id": "n1",
+               "received_at": at + 5, "topic": format!("$aws/events/presence/{kind}/n1")})
+    };
+    node_config::handle(&c.db, "nodes", presence("connected", 2_000))
+        .await
+        .unwrap();
+    let late = node_config::handle(&c.db, "nodes", presence("disconnected", 1_000))
+        .await
+        .unwrap();
+    assert_eq!(late["stored"], false, "an older event does not win");
+    let node = &items(&c.db, "nodes").await[0];
+    assert_eq!(
+        (node["connected"].clone(), s(node, "presence_at")),
+        (AttributeValue::Bool(true), "2000".into())
+    );
+}
+
+fn proxy_event(
+    method: &str,
+    path: &str,
+    query: Value,
+    body: Option<Value>,
+    user: &str,
+    groups: &str,
+) -> Value {
+    json!({"httpMethod": method, "path": path, "resource": path, "queryStringParameters": query,
+           "body": body.map(|b| b.to_string()), "isBase64Encoded": false,
+           "requestContext": {"authorizer": {"principalId": user, "groups": groups}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
+    let c = Cloud::start().await;
+    let ctx = api::Ctx {
+        db: c.db.clone(),
+        iot: c.iot(),
+        cognito: None,
+        tables: api::ApiTables {
+            nodes: "nodes".into(),
+            params: "node_params".into(),
+            jobs: "ota_jobs".into(),
+            mapping: mapping::Tables {
+                requests: "mapping_requests".into(),
+                user_nodes: "user_nodes".into(),
+            },
+        },
+    };
+    let call = |e: Value| {
+        let ctx = &ctx;
+        async move {
+            let r = api::handle(ctx, e).await.unwrap();
+            (
+                r["statusCode"].as_u64().unwrap(),
+                serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap(),
+            )
+        }
+    };
+    // someone else's node
+    c.db.put_item()
+        .table_name("user_nodes")
+        .item("user_id", AttributeValue::S("u2".into()))
+        .item("node_id", AttributeValue::S("n1".into()))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = call(proxy_event(
+        "GET",
+        "/v1/user/nodes/params",
+        json!({"nodeid": "n1"}),
+        None,
+        "u1",
+        "",
+    ))
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["error_code"].as_u64()),
+        (404, Some("failure"), Some(100_004))
+    );
+    // set params on a node of another user: failure for that node, nothing published
+    let (status, body) = call(proxy_event(
+        "PUT",
+        "/v1/user/nodes/params",
+        Value::Null,
+        Some(json!([{"node_id": "n1", "payload": {"Light": {"Power": true}}}])),
+        "u1",
+        "",
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["status"], "failure");
+    assert!(c.published().is_empty());
+    // a mapping for somebody else's user id
+    let (status, _) = call(proxy_event(
+        "PUT",
+        "/v1/user/nodes/mapping",
+        Value::Null,
+        Some(json!({"user_id": "u2", "node_id": "n1", "secret_key": "x", "operation": "add"})),
+        "u1",
+        "",
+    ))
+    .await;
+    assert_eq!(status, 403);
+    // no user, no route, login without Cognito
+    assert_eq!(
+        call(proxy_event(
+            "GET",
+            "/v1/user/nodes",
+            Value::Null,
+            None,
+            "",
+            ""
+        ))
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(proxy_event(
+            "DELETE",
+            "/v1/user/nodes",
+            Value::Null,
+            None,
+            "u1",
+            ""
+        ))
+        .await
+        .0,
+        404
+    );
+    let (status, body) = call(proxy_event(
+        "POST",
+        "/v1/login2",
+        Value::Null,
+        Some(json!({"user_name": "a", "password": "b"})),
+        "",
+        "",
+    ))
+    .await;
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(100_008)));
+    // OTA jobs: admins only; abort and list with progress
+    assert_eq!(
+        call(proxy_event(
+            "GET",
+            "/v1/admin/otajobs",
+            Value::Null,
+            None,
+            "u1",
+            ""
+        ))
+        .await
+        .0,
+        403
+    );
+    c.db.put_item()
+        .table_name("ota_jobs")
+        .item("job_id", AttributeValue::S("j1".into()))
+        .item("sk", AttributeValue::S("job".into()))
+        .item("project", AttributeValue::S("light".into()))
+        .item("state", AttributeValue::S("active".into()))
+        .send()
+        .await
+        .unwrap();
+    ota_status::handle(
+        &c.db,
+        "ota_jobs",
+        event(
+            "n1",
+            "otastatus",
+            json!({"ota_job_id": "j1", "status": "failed"}),
+            10,
+        ),
+    )
+    .await
+    .unwrap();
+    let (status, body) = call(proxy_event(
+        "POST",
+        "/v1/admin/otajobs",
+        Value::Null,
+        Some(json!({"ota_job_id": "j1", "operation": "abort"})),
+        "u1",
+        "admin",
+    ))
+    .await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("aborted")));
+    assert_eq!(
+        call(proxy_event(
+            "POST",
+            "/v1/admin/otajobs",
+            Value::Null,
+            Some(json!({"ota_job_id": "nope", "operation": "abort"})),
+            "u1",
+            "admin"
+        ))
+        .await
+        .0,
+        404
+    );
+    let (_, body) = call(proxy_event(
+        "GET",
+        "/v1/admin/otajobs",
+        Value::Null,
+        None,
+        "u1",
+        "ops,admin",
+    ))
+    .await;
+    assert_eq!(body["ota_jobs"][0]["state"], "aborted");
+    assert_eq!(
+        body["ota_jobs"][0]["progress"]["by_status"],
+        json!({"failed": 1})
+    );
+}
