@@ -412,7 +412,6 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
     let ctx = api::Ctx {
         db: c.db.clone(),
         iot: c.iot(),
-        cognito: None,
         tables: api::ApiTables {
             nodes: "nodes".into(),
             params: "node_params".into(),
@@ -514,7 +513,7 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
         "",
     ))
     .await;
-    assert_eq!((status, body["error_code"].as_u64()), (404, Some(100_008)));
+    assert_eq!((status, body["error_code"].as_u64()), (404, Some(100_005)));
     // OTA jobs: admins only; abort and list with progress
     assert_eq!(
         call(proxy_event(
@@ -586,5 +585,122 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
     assert_eq!(
         body["ota_jobs"][0]["progress"]["by_status"],
         json!({"failed": 1})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_and_login_go_through_the_user_pool() {
+    use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType as Flow;
+    let c = Cloud::start().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&c.config);
+    let pool = cognito
+        .create_user_pool()
+        .pool_name("users")
+        .send()
+        .await
+        .unwrap();
+    let pool_id = pool.user_pool().unwrap().id().unwrap().to_string();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("app")
+        .explicit_auth_flows(Flow::AllowUserPasswordAuth)
+        .explicit_auth_flows(Flow::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap();
+    let ctx = rmdeploy_lambdas::auth::Ctx {
+        cognito: cognito.clone(),
+        client_id: client
+            .user_pool_client()
+            .unwrap()
+            .client_id()
+            .unwrap()
+            .to_string(),
+    };
+    let call = |route: &str, body: Value| {
+        let (ctx, e) = (
+            &ctx,
+            proxy_event(
+                "POST",
+                &format!("/v1/{route}"),
+                Value::Null,
+                Some(body),
+                "",
+                "",
+            ),
+        );
+        async move {
+            let r = rmdeploy_lambdas::auth::handle(ctx, e).await.unwrap();
+            (
+                r["statusCode"].as_u64().unwrap(),
+                serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap(),
+            )
+        }
+    };
+    let (status, body) = call(
+        "user2",
+        json!({"user_name": "ann@example.com", "password": "Secret-pass-1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("success")),
+        "{body}"
+    );
+    let (status, _) = call(
+        "user2",
+        json!({"user_name": "ann@example.com", "verification_code": "123456"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, login) = call(
+        "login2",
+        json!({"user_name": "ann@example.com", "password": "Secret-pass-1"}),
+    )
+    .await;
+    assert_eq!(
+        (status, login["status"].as_str()),
+        (200, Some("success")),
+        "{login}"
+    );
+    for token in ["idtoken", "accesstoken"] {
+        assert_eq!(
+            login[token].as_str().unwrap().split('.').count(),
+            3,
+            "{token} is a JWT: {login}"
+        );
+    }
+    assert!(
+        !login["refreshtoken"].as_str().unwrap().is_empty(),
+        "refresh tokens are opaque"
+    );
+    let (status, refreshed) = call("login2", json!({"refreshtoken": login["refreshtoken"]})).await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert!(refreshed["accesstoken"].is_string());
+    let (status, wrong) = call(
+        "login2",
+        json!({"user_name": "ann@example.com", "password": "nope"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            wrong["status"].as_str(),
+            wrong["error_code"].as_u64()
+        ),
+        (401, Some("failure"), Some(100_006))
+    );
+    assert!(
+        wrong["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Login failed"),
+        "{wrong}"
+    );
+    let (status, missing) = call("login2", json!({"user_name": "ann@example.com"})).await;
+    assert_eq!(
+        (status, missing["description"].as_str()),
+        (400, Some("The body needs a `password` string"))
     );
 }

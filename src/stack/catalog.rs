@@ -40,6 +40,7 @@ pub enum FunctionKey {
     TsIngest,
     CmdResp,
     Api,
+    Auth,
     Authorizer,
     WebhookDispatch,
     Voice,
@@ -329,6 +330,18 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         code: ("rainmaker", "api"),
     },
     FunctionSpec {
+        key: FunctionKey::Auth,
+        name: "auth",
+        prefix: "Auth",
+        feature: "identity_cognito",
+        trigger: Trigger::Api,
+        description: "Sign-up and login through the Cognito user pool (user2, login2)",
+        tables: &[],
+        publishes: &[],
+        reads_firmware: false,
+        code: ("rainmaker", "auth"),
+    },
+    FunctionSpec {
         key: FunctionKey::Authorizer,
         name: "authorizer",
         prefix: "Authorizer",
@@ -563,11 +576,17 @@ const fn route(
 
 /// The routes, following the ESP RainMaker v1 REST API where it has one.
 pub const ROUTES: &[RouteSpec] = &[
-    route("user2", "POST", FunctionKey::Api, false, "identity_cognito"),
+    route(
+        "user2",
+        "POST",
+        FunctionKey::Auth,
+        false,
+        "identity_cognito",
+    ),
     route(
         "login2",
         "POST",
-        FunctionKey::Api,
+        FunctionKey::Auth,
         false,
         "identity_cognito",
     ),

@@ -287,7 +287,7 @@ fn function_model(
         ));
     }
     let manages_users = f.key == FunctionKey::UserAdmin && cognito;
-    if (f.key == FunctionKey::Api || manages_users) && cognito {
+    if (f.key == FunctionKey::Auth || manages_users) && cognito {
         env.push(reference("USER_POOL_ID", json!({"Ref": "UserPool"})));
         env.push(reference(
             "USER_POOL_CLIENT_ID",

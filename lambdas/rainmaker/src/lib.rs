@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod api;
+pub mod auth;
 pub mod authorizer;
 pub mod cmd_resp;
 pub mod event;

@@ -1,15 +1,13 @@
 //! The user REST API (API Gateway proxy integration), following the ESP RainMaker v1 paths and
-//! payloads so that existing clients work by changing only the base URL: `user2` and `login2`
-//! (Cognito identity), `user/nodes`, `user/nodes/status`, `user/nodes/config`,
+//! payloads so that existing clients work by changing only the base URL: `user/nodes`, `user/nodes/status`, `user/nodes/config`,
 //! `user/nodes/params` (GET; PUT publishes `params/remote`), `user/nodes/mapping`, and
-//! `admin/otajobs`.
+//! `admin/otajobs`. Sign-up and login (`user2`, `login2`) are the `auth` function's.
 //!
 //! The caller is who the authorizer says: the OAuth2 authorizer's `principalId`, or the Cognito
 //! authorizer's `sub` claim. Errors are `{"status": "failure", "description", "error_code"}`.
 
 mod nodes;
 mod ota;
-mod users;
 
 use std::collections::HashMap;
 
@@ -27,15 +25,13 @@ pub mod code {
     pub const NO_ROUTE: u32 = 100_005;
     pub const LOGIN_FAILED: u32 = 100_006;
     pub const SIGN_UP_FAILED: u32 = 100_007;
-    pub const NOT_CONFIGURED: u32 = 100_008;
     pub const INTERNAL: u32 = 100_500;
 }
 
-/// What the function needs; `cognito` only with Cognito identity.
+/// What the function needs.
 pub struct Ctx {
     pub db: aws_sdk_dynamodb::Client,
     pub iot: aws_sdk_iotdataplane::Client,
-    pub cognito: Option<(aws_sdk_cognitoidentityprovider::Client, String)>,
     pub tables: ApiTables,
 }
 
@@ -221,8 +217,6 @@ pub fn internal(what: &str, err: impl std::fmt::Display) -> Answer {
 
 async fn route(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
     match (req.method.as_str(), req.route.as_str()) {
-        ("POST", "user2") => users::sign_up(ctx, req).await,
-        ("POST", "login2") => users::login(ctx, req).await,
         ("GET", "user/nodes") => nodes::list(ctx, req).await,
         ("GET", "user/nodes/status") => nodes::status(ctx, req).await,
         ("GET", "user/nodes/config") => nodes::config(ctx, req).await,

@@ -13,8 +13,6 @@ async fn main() -> Result<(), Error> {
     let ctx = Arc::new(Ctx {
         db: aws_sdk_dynamodb::Client::new(&config),
         iot: runtime::iot_data(&config)?,
-        cognito: runtime::optional("USER_POOL_CLIENT_ID")
-            .map(|id| (aws_sdk_cognitoidentityprovider::Client::new(&config), id)),
         tables: ApiTables {
             nodes: runtime::table("TABLE_NODES")?,
             params: runtime::table("TABLE_NODE_PARAMS")?,

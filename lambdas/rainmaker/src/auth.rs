@@ -1,24 +1,40 @@
-//! `user2` (sign-up, then confirmation with the emailed code) and `login2` (password, or a
-//! refresh token), through the stack's Cognito user pool. Only with Cognito identity: with OAuth2
-//! the issuer signs users in.
+//! The `auth` function: `POST user2` (sign-up, then confirmation with the emailed code) and
+//! `POST login2` (password, or a refresh token) through the stack's Cognito user pool, answering
+//! as the ESP RainMaker v1 API does. Only with Cognito identity (with OAuth2 the issuer signs users
+//! in). A function of its own: these routes take no token, and the function holds no table or IoT
+//! permission, and the `api` function does not link the Cognito SDK.
 
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use serde_json::json;
 
-use super::{code, internal, Answer, Ctx, Request};
+use crate::api::{code, internal, Answer, Request};
 
-fn pool(ctx: &Ctx) -> Result<(&aws_sdk_cognitoidentityprovider::Client, &str), Answer> {
-    ctx.cognito
-        .as_ref()
-        .map(|(c, id)| (c, id.as_str()))
-        .ok_or_else(|| {
-            Answer::failure(
+/// The user pool's app client.
+pub struct Ctx {
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    pub client_id: String,
+}
+
+/// Answer one proxy event.
+pub async fn handle(
+    ctx: &Ctx,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let answer = match Request::from_proxy(&event) {
+        Ok(req) => match (req.method.as_str(), req.route.as_str()) {
+            ("POST", "user2") => sign_up(ctx, &req).await,
+            ("POST", "login2") => login(ctx, &req).await,
+            (m, r) => Err(Answer::failure(
                 404,
-                code::NOT_CONFIGURED,
-                "This deployment signs users in with its OAuth2 issuer, not with user2/login2",
-            )
-        })
+                code::NO_ROUTE,
+                format!("No API {m} /v1/{r}"),
+            )),
+        }
+        .unwrap_or_else(|a| a),
+        Err(a) => a,
+    };
+    Ok(answer.to_proxy())
 }
 
 /// What Cognito refused, for the caller (its messages hold no secrets); service faults stay 500.
@@ -44,7 +60,7 @@ fn refused<E: ProvideErrorMetadata + std::error::Error + 'static>(
 /// `POST user2`: `{"user_name", "password"}` signs up; `{"user_name", "verification_code"}`
 /// confirms.
 pub async fn sign_up(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
-    let (cognito, client_id) = pool(ctx)?;
+    let (cognito, client_id) = (&ctx.cognito, ctx.client_id.as_str());
     let user_name = req.field("user_name")?;
     if let Ok(code_sent) = req.field("verification_code") {
         cognito
@@ -74,7 +90,7 @@ pub async fn sign_up(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
 
 /// `POST login2`: `{"user_name", "password"}` or `{"refreshtoken"}`.
 pub async fn login(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
-    let (cognito, client_id) = pool(ctx)?;
+    let (cognito, client_id) = (&ctx.cognito, ctx.client_id.as_str());
     let call = cognito.initiate_auth().client_id(client_id);
     let (call, refreshing) = match req.field("refreshtoken") {
         Ok(token) => (
