@@ -4,46 +4,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use common::moto::Moto;
-use common::runtime_api::{Answer, RuntimeApi};
+use common::runtime_api::{built, start, Answer, RuntimeApi};
 use serde_json::json;
-
-fn built(bin: &str) -> std::path::PathBuf {
-    let target = rmdeploy::commands::build::target_dir(None);
-    common::json_of(
-        common::rmdeploy()
-            .env("PATH", common::lambda_build_path())
-            .args(["build", "-p", "china", "-o", "json", "--target-dir"])
-            .arg(&target)
-            .timeout(std::time::Duration::from_secs(1800)),
-    );
-    rmdeploy::artifacts::build::lambda_dir(&target, rmdeploy::profile::Architecture::X86_64)
-        .join(bin)
-        .join("bootstrap")
-}
-
-fn start(bootstrap: &std::path::Path, api: &RuntimeApi, moto: &Moto, function: &str) -> Child {
-    Command::new(bootstrap)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("TABLE_NODE_PARAMS", "node_params")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the bootstrap starts")
-}
 
 #[test]
 fn the_params_bootstrap_serves_real_invocations_and_pending_fails_them_by_name() {
@@ -87,7 +50,13 @@ fn the_params_bootstrap_serves_real_invocations_and_pending_fails_them_by_name()
     let params = built("params");
     let api = RuntimeApi::start();
     let spawned = std::time::Instant::now();
-    let mut child = start(&params, &api, &moto, "rainmaker-params");
+    let mut child = start(
+        &params,
+        &api,
+        &moto.url,
+        "rainmaker-params",
+        &[("TABLE_NODE_PARAMS", "node_params")],
+    );
     let answer = api.invoke(json!({
         "Light": {"Power": true, "Brightness": 40},
         "node_id": "9C9E6E2A1B2C",
@@ -119,7 +88,7 @@ fn the_params_bootstrap_serves_real_invocations_and_pending_fails_them_by_name()
 
     let pending = built("pending");
     let api = RuntimeApi::start();
-    let mut child = start(&pending, &api, &moto, "rainmaker-ota-fetch");
+    let mut child = start(&pending, &api, &moto.url, "rainmaker-ota-fetch", &[]);
     match api.invoke(json!({"node_id": "n1"})) {
         Answer::Error(e) => assert!(
             e.to_string().contains("rainmaker-ota-fetch"),

@@ -32,7 +32,13 @@ pub fn render(selection: &str, region: Option<&str>) -> Rendered {
 
 /// The folder holding cfn-lint and checkov, installed by scripts/python-tools when missing.
 pub fn python_tools() -> PathBuf {
+    python_tool_set("")
+}
+
+/// The bin folder of a set of scripts/python-tools (`""` for the main one, `rainmaker-cli`).
+pub fn python_tool_set(set: &str) -> PathBuf {
     let out = Command::new(root().join("scripts/python-tools"))
+        .args(Some(set).filter(|s| !s.is_empty()))
         .output()
         .expect("scripts/python-tools runs");
     assert!(

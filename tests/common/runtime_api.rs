@@ -3,9 +3,60 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// A function's `bootstrap`, built by `rmdeploy build` for this machine's CPU (the x86_64 china
+/// profile, which has every bundled binary but `auth`). Built once per test binary: a rebuild
+/// moves the executables, which fails while one of them runs.
+pub fn built(bin: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let target = rmdeploy::commands::build::target_dir(None);
+        super::json_of(
+            super::rmdeploy()
+                .env("PATH", super::lambda_build_path())
+                .args(["build", "-p", "china", "-o", "json", "--target-dir"])
+                .arg(&target)
+                .timeout(std::time::Duration::from_secs(1800)),
+        );
+        rmdeploy::artifacts::build::lambda_dir(&target, rmdeploy::profile::Architecture::X86_64)
+    })
+    .join(bin)
+    .join("bootstrap")
+}
+
+/// Run a bootstrap against a Runtime API, as Lambda would, with AWS at `endpoint` and the
+/// function's own settings in `env`.
+pub fn start(
+    bootstrap: &std::path::Path,
+    api: &RuntimeApi,
+    endpoint: &str,
+    function: &str,
+    env: &[(&str, &str)],
+) -> Child {
+    Command::new(bootstrap)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the bootstrap starts")
+}
 
 /// What the function answered for one event.
 #[derive(Debug, Clone, PartialEq)]
