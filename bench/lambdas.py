@@ -11,6 +11,7 @@ Cold start and handler time need executables for this machine's CPU: they run th
 (the china profile) on an x86_64 machine.
 """
 import argparse
+import base64
 import http.server
 import json
 import os
@@ -87,7 +88,10 @@ def env(api, moto):
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": moto, "TABLE_NODE_PARAMS": "node_params", "TABLE_NODES": "nodes",
-        "TABLE_TIMESERIES": "timeseries", "TABLE_OTA_JOBS": "ota_jobs", "RUST_LOG": "warn",
+        "TABLE_TIMESERIES": "timeseries", "TABLE_OTA_JOBS": "ota_jobs", "TABLE_USER_NODES": "user_nodes",
+        "TABLE_MAPPING_REQUESTS": "mapping_requests", "IOT_DATA_ENDPOINT": moto, "FIRMWARE_BUCKET": "bench-fw",
+        "USER_POOL_CLIENT_ID": "bench", "OAUTH2_ISSUER": "https://issuer.invalid/", "OAUTH2_AUDIENCE": "bench",
+        "OAUTH2_JWKS_URI": "http://127.0.0.1:9/jwks.json", "RUST_LOG": "warn",
     }
 
 
@@ -98,6 +102,8 @@ def cold_start(bootstrap, moto, runs):
         start = time.perf_counter()
         p = subprocess.Popen([bootstrap], env=env(api, moto), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while api.first_poll is None:
+            if p.poll() is not None:
+                raise SystemExit(f"{bootstrap} exited ({p.returncode}) before polling the Runtime API")
             time.sleep(0.0005)
         times.append(api.first_poll - start)
         p.kill()
@@ -161,14 +167,19 @@ def main():
                 "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x"})
             urllib.request.urlopen(req).read()
         for name, hash_key, range_key in (("node_params", "node_id", "sk"), ("nodes", "node_id", None),
-                                          ("timeseries", "node_id", "ts"), ("ota_jobs", "job_id", "sk")):
+                                          ("timeseries", "node_id", "ts"), ("ota_jobs", "job_id", "sk"),
+                                          ("user_nodes", "user_id", "node_id")):
             attrs = [{"AttributeName": hash_key, "AttributeType": "S"}]
             keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
             if range_key:
                 attrs.append({"AttributeName": range_key, "AttributeType": "S"})
                 keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
-            ddb("CreateTable", {"TableName": name, "AttributeDefinitions": attrs, "KeySchema": keys,
-                                "BillingMode": "PAY_PER_REQUEST"})
+            table = {"TableName": name, "AttributeDefinitions": attrs, "KeySchema": keys,
+                     "BillingMode": "PAY_PER_REQUEST"}
+            if name == "user_nodes":  # the stack's by_node index (node-alert reads it)
+                table["GlobalSecondaryIndexes"] = [{"IndexName": "by_node", "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "KeySchema": [{"AttributeName": "node_id", "KeyType": "HASH"}, {"AttributeName": "user_id", "KeyType": "RANGE"}]}]
+            ddb("CreateTable", table)
 
         events = {
             "params": lambda i: {"Light": {"Power": i % 2 == 0}, "node_id": "n1", "received_at": 1000 + i,
@@ -177,6 +188,12 @@ def main():
                                       "info": {"name": "L", "fw_version": "1.0"}, "devices": []},
             "ts-ingest": lambda i: {"node_id": "n1", "received_at": 1000 + i, "topic": "node/n1/tsdata",
                                     "ts_data": [{"name": "S.T", "dt": "f", "records": [{"v": i, "t": 100 + i}]}]},
+            "cmd-resp": lambda i: {"payload": base64.b64encode(bytes([1, 4]) + f"r{i:03}".encode() + bytes([3, 1, 0])).decode(),
+                                   "node_id": "n1", "received_at": 1000 + i, "topic": "node/n1/from-node"},
+            "node-alert": lambda i: {"esp.alert.str": "bench", "node_id": "n1", "received_at": 1000 + i,
+                                     "topic": "node/n1/alert"},
+            "api": lambda i: {"httpMethod": "GET", "path": "/v1/user/nodes", "queryStringParameters": None,
+                              "body": None, "requestContext": {"authorizer": {"principalId": "u1"}}},
             "ota-status": lambda i: {"ota_job_id": "j1", "status": "in-progress", "node_id": "n1",
                                      "received_at": 1000 + i, "topic": "node/n1/otastatus"},
         }
@@ -185,7 +202,7 @@ def main():
         print(f"{'binary':<13}{'arm64 zip':>12}{'x86_64 zip':>12}{'cold start':>13}{'per event':>12}")
         for b in sorted(sizes):
             cold = handler = "-"
-            if native:
+            if native and os.path.exists(dirs[b]):
                 cold = f"{cold_start(dirs[b], url, args.runs) * 1000:.1f} ms"
                 if b in events:
                     handler = f"{handler_times(dirs[b], url, events[b], args.runs) * 1000:.1f} ms"

@@ -17,16 +17,35 @@ pub fn init_logs() {
         .init();
 }
 
-/// The SDK configuration from the function's environment, over rustls with ring.
+/// The SDK configuration from the function's environment, over rustls with ring. Built from the
+/// variables Lambda sets (`AWS_REGION`, the role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`) and `AWS_ENDPOINT_URL` when given, not with `aws_config::defaults`: the
+/// default chain (profiles, SSO, STS web identity, IMDS, ECS) is never needed in Lambda and links
+/// an STS client into every function.
 pub async fn aws_config() -> aws_config::SdkConfig {
+    use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut config = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(
+            std::env::var("AWS_REGION")
+                .ok()
+                .map(aws_config::Region::new),
+        )
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ))
         .http_client(https)
-        .load()
-        .await
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .retry_config(aws_smithy_types::retry::RetryConfig::standard());
+    if let Some(url) = optional("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    config.build()
 }
 
 /// A setting from the environment (`TABLE_<NAME>`, `FIRMWARE_BUCKET`, ...), set by the template.
