@@ -44,6 +44,8 @@ pub enum Command {
     Render(commands::render::Args),
     #[command(subcommand)]
     Profile(commands::profile::Command),
+    #[command(subcommand)]
+    Firmware(commands::firmware::Command),
 }
 
 impl Cli {
@@ -58,6 +60,7 @@ impl Cli {
             Command::Build(args) => commands::build::run(args, self.output),
             Command::Render(args) => commands::render::run(args, self.output),
             Command::Profile(cmd) => commands::profile::run(cmd, self.output),
+            Command::Firmware(cmd) => commands::firmware::run(cmd, self.output),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod deploy;
+pub mod firmware;
 pub mod output;
 pub mod plan;
 pub mod profile;

@@ -81,6 +81,9 @@ struct Report {
     notes: Vec<String>,
     termination_protection: bool,
     outputs: Vec<StackOutput>,
+    /// The profile's firmware images, published after the stack (`firmware.images`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    firmware: Vec<crate::firmware::publish::Published>,
 }
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
@@ -93,6 +96,19 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             "the rendered template fails rmdeploy's checks"
         ));
     }
+    // Firmware the profile lists is checked before anything is deployed or uploaded.
+    let image_names: Vec<String> = resolved
+        .profile
+        .firmware
+        .images
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let firmware = if image_names.is_empty() {
+        Vec::new()
+    } else {
+        super::firmware::checked_images(&resolved, None, &image_names)?
+    };
     block_on(async {
         let clients = Clients::connect(&args.aws, &resolved.region).await;
         clients.require_credentials().await?;
@@ -184,6 +200,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             notes: prepared.notes.clone(),
             termination_protection: inspection.termination_protection(),
             outputs: Vec::new(),
+            firmware: Vec::new(),
         };
         if !changes.is_empty() {
             if output == OutputFormat::Human {
@@ -285,6 +302,22 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         report.termination_protection = resolved.profile.termination_protection;
         report.status = stacks::status(&current).to_string();
         report.outputs = outputs::read(&clients, &current, &rendered.stack).await?;
+        if !firmware.is_empty() {
+            let target = crate::firmware::publish::target(
+                &clients,
+                &stack,
+                resolved.profile.firmware.iot_jobs,
+            )
+            .await?;
+            eprintln!("publishing {} firmware image(s)", firmware.len());
+            report.firmware = crate::firmware::publish::publish(
+                &clients,
+                &target,
+                &firmware,
+                &super::firmware::overrides(&resolved),
+            )
+            .await?;
+        }
         match output {
             OutputFormat::Json => print_json(&report),
             OutputFormat::Human => print_report(&report),
@@ -545,5 +578,9 @@ fn print_report(r: &Report) {
     let width = r.outputs.iter().map(|o| o.key.len()).max().unwrap_or(0);
     for o in &r.outputs {
         println!("  {:<width$}  {}", o.key, o.value);
+    }
+    if !r.firmware.is_empty() {
+        println!("{}", s.bold("Firmware:"));
+        super::firmware::print_published(&r.firmware);
     }
 }

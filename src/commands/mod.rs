@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod common;
 pub mod destroy;
+pub mod firmware;
 pub mod plan;
 pub mod profile;
 pub mod progress;

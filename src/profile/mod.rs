@@ -122,18 +122,8 @@ pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
             )],
         ));
     }
-    serde_yaml::from_str::<Profile>(&source.text).map_err(|e| {
-        let (line, column, offset) = e
-            .location()
-            .map(|l| (l.line(), l.column(), l.index()))
-            .unwrap_or((1, 1, 0));
-        let message = strip_locations(&e.to_string());
-        let help = yaml_error_help(&message);
-        invalid(
-            source,
-            vec![problem(source, line, column, offset, message, Some(help))],
-        )
-    })
+    serde_yaml::from_str::<Profile>(&source.text)
+        .map_err(|e| invalid(source, vec![yaml_problem(source, &e)]))
 }
 
 /// serde_yaml appends "at line N column M" (sometimes twice); the problem line names the place.
@@ -260,7 +250,12 @@ pub fn resolve(
 }
 
 fn located(source: &Source, issues: Vec<Issue>) -> ProfileError {
-    let problems = issues
+    invalid(source, problems_at(source, issues))
+}
+
+/// Issues of any YAML file (a profile, the firmware manifest), placed at their line and column.
+pub(crate) fn problems_at(source: &Source, issues: Vec<Issue>) -> Vec<ProfileProblem> {
+    issues
         .into_iter()
         .map(|issue| {
             let path: Vec<&str> = issue.path.iter().map(String::as_str).collect();
@@ -274,8 +269,18 @@ fn located(source: &Source, issues: Vec<Issue>) -> ProfileError {
                 Some(issue.help),
             )
         })
-        .collect();
-    invalid(source, problems)
+        .collect()
+}
+
+/// A YAML or type error of any YAML file, at its place, with a help that says what to do.
+pub(crate) fn yaml_problem(source: &Source, e: &serde_yaml::Error) -> ProfileProblem {
+    let (line, column, offset) = e
+        .location()
+        .map(|l| (l.line(), l.column(), l.index()))
+        .unwrap_or((1, 1, 0));
+    let message = strip_locations(&e.to_string());
+    let help = yaml_error_help(&message);
+    problem(source, line, column, offset, message, Some(help))
 }
 
 fn invalid(source: &Source, problems: Vec<ProfileProblem>) -> ProfileError {

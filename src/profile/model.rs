@@ -531,12 +531,34 @@ impl Default for Capacity {
 }
 
 /// Device firmware to publish for OTA.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareSettings {
-    /// Images from the `device-fw/` manifest, by name, with optional rollout limits.
+    /// The firmware manifest, relative to the folder rmdeploy runs in.
+    #[serde(default = "default_manifest")]
+    pub manifest: String,
+    /// Images from the manifest, by name, with optional rollout limits; `apply` publishes them
+    /// after the stack is deployed.
     #[serde(default)]
     pub images: Vec<FirmwareImage>,
+    /// Also create an AWS IoT Job per image (rollout, abort and timeout from the manifest),
+    /// targeting the thing group `<stack_name>-<project>`.
+    #[serde(default)]
+    pub iot_jobs: bool,
+}
+
+fn default_manifest() -> String {
+    "device-fw/manifest.yaml".into()
+}
+
+impl Default for FirmwareSettings {
+    fn default() -> Self {
+        FirmwareSettings {
+            manifest: default_manifest(),
+            images: Vec::new(),
+            iot_jobs: false,
+        }
+    }
 }
 
 /// One firmware image to publish.

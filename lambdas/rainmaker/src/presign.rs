@@ -16,7 +16,7 @@ use lambda_runtime::Error;
 pub fn object_url(endpoint: Option<&str>, region: &str, bucket: &str, key: &str) -> String {
     let key: String = key
         .split('/')
-        .map(|part| percent_encode(part))
+        .map(percent_encode)
         .collect::<Vec<_>>()
         .join("/");
     match endpoint {
@@ -62,7 +62,7 @@ pub async fn get_url(
         .provide_credentials()
         .await?;
     let url = object_url(config.endpoint_url(), &region, bucket, key);
-    Ok(sign_url(&url, &region, credentials, expires_in, at)?)
+    sign_url(&url, &region, credentials, expires_in, at)
 }
 
 /// Sign `url` for a GET with SigV4 query parameters (`X-Amz-*`).

@@ -26,7 +26,7 @@ pub async fn list(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
     let mut jobs = ota_jobs::all(&ctx.db, &ctx.tables.jobs)
         .await
         .map_err(|e| internal("listing OTA jobs", e))?;
-    jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.created_at));
     let now = crate::runtime::now_ms();
     let mut out = Vec::new();
     for job in jobs {

@@ -1,0 +1,499 @@
+//! Publishing checked images: each goes to the firmware bucket under a content-addressed key
+//! (`firmware/<project>/<version>/<sha256>.bin`, with version, SHA-256 and MD5 as metadata; S3
+//! checks the MD5 on upload), is registered as the OTA job the `ota-fetch` function serves, and,
+//! when the profile asks, as an AWS IoT Job with the manifest's rollout, abort and timeout
+//! settings. What is already there is skipped. A failure undoes what this run made for that
+//! image, so nothing half-published remains.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use serde::Serialize;
+
+use super::image;
+use super::manifest::Checked;
+use crate::aws::Clients;
+use crate::deploy::DeployError;
+
+/// Where images go: the deployed stack's firmware bucket and OTA jobs table.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub stack: String,
+    pub bucket: String,
+    pub jobs_table: String,
+    /// Also create AWS IoT Jobs (profile `firmware.iot_jobs`).
+    pub iot_jobs: bool,
+}
+
+/// Rollout limits a profile sets over the manifest's, by image name.
+pub type Overrides = BTreeMap<String, (Option<i64>, Option<i64>)>;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Published {
+    pub name: String,
+    pub key: String,
+    pub version: String,
+    pub project: String,
+    pub chip: String,
+    pub sha256: String,
+    pub bytes: usize,
+    /// False when the bucket already held it.
+    pub uploaded: bool,
+    pub ota_job_id: String,
+    /// False when the job was already registered.
+    pub registered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iot_job: Option<String>,
+}
+
+/// The bucket key of an image: its project, version and content.
+pub fn key_of(c: &Checked) -> String {
+    format!(
+        "firmware/{}/{}/{}.bin",
+        c.spec.project, c.spec.version, c.sha256
+    )
+}
+
+/// The OTA job id of an image (also its AWS IoT job id: letters, digits, `-` and `_`).
+pub fn job_id_of(c: &Checked) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || ch == '-' {
+                    ch
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let id = format!(
+        "{}-{}-{}",
+        clean(&c.spec.project),
+        clean(&c.spec.version),
+        &c.sha256[..12]
+    );
+    id.chars()
+        .rev()
+        .take(64)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// The deployed stack's bucket and table, from its resources.
+pub async fn target(clients: &Clients, stack: &str, iot_jobs: bool) -> Result<Target, DeployError> {
+    let ids = crate::deploy::outputs::physical_ids(clients, stack)
+        .await
+        .map_err(|e| match e {
+            DeployError::Aws { message, .. } if message.contains("does not exist") => {
+                DeployError::Aws {
+                    operation: "ListStackResources".into(),
+                    message,
+                    help: Some(format!(
+                        "stack {stack} is not deployed in {}: run `rmdeploy apply` first",
+                        clients.region
+                    )),
+                }
+            }
+            other => other,
+        })?;
+    let get = |logical: &str| {
+        ids.get(logical).cloned().ok_or_else(|| DeployError::Aws {
+            operation: "ListStackResources".into(),
+            message: format!("stack {stack} has no {logical}"),
+            help: Some(
+                "the stack is not an rmdeploy stack, or is being created; run `rmdeploy apply`"
+                    .into(),
+            ),
+        })
+    };
+    Ok(Target {
+        stack: stack.to_string(),
+        bucket: get("FirmwareBucket")?,
+        jobs_table: get("OtaJobsTable")?,
+        iot_jobs,
+    })
+}
+
+/// What this run made for one image, to undo on a failure.
+#[derive(Default)]
+struct Made {
+    object_version: Option<Option<String>>,
+    job_item: bool,
+}
+
+async fn undo(clients: &Clients, target: &Target, key: &str, job_id: &str, made: &Made) {
+    if made.job_item {
+        let _ = clients
+            .dynamodb
+            .delete_item()
+            .table_name(&target.jobs_table)
+            .key("job_id", AttributeValue::S(job_id.into()))
+            .key("sk", AttributeValue::S("job".into()))
+            .send()
+            .await;
+    }
+    if let Some(version) = &made.object_version {
+        let _ = clients
+            .s3
+            .delete_object()
+            .bucket(&target.bucket)
+            .key(key)
+            .set_version_id(version.clone())
+            .send()
+            .await;
+    }
+}
+
+/// Publish every image (in order); stop at the first failure, having undone that image's part.
+pub async fn publish(
+    clients: &Clients,
+    target: &Target,
+    images: &[Checked],
+    overrides: &Overrides,
+) -> Result<Vec<Published>, DeployError> {
+    let mut out = Vec::new();
+    for c in images {
+        let key = key_of(c);
+        let job_id = job_id_of(c);
+        let mut made = Made::default();
+        match publish_one(clients, target, c, &key, &job_id, overrides, &mut made).await {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                undo(clients, target, &key, &job_id, &made).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn publish_one(
+    clients: &Clients,
+    target: &Target,
+    c: &Checked,
+    key: &str,
+    job_id: &str,
+    overrides: &Overrides,
+    made: &mut Made,
+) -> Result<Published, DeployError> {
+    let head = clients
+        .s3
+        .head_object()
+        .bucket(&target.bucket)
+        .key(key)
+        .send()
+        .await;
+    let present = match head {
+        Ok(h) => h.metadata().and_then(|m| m.get("sha256")) == Some(&c.sha256),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => false,
+        Err(e) => return Err(DeployError::aws("HeadObject", &e)),
+    };
+    if !present {
+        let md5 = hex_bytes(&c.md5);
+        let put = clients
+            .s3
+            .put_object()
+            .bucket(&target.bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                c.bytes.as_ref().clone(),
+            ))
+            .content_type("application/octet-stream")
+            .content_md5(base64::engine::general_purpose::STANDARD.encode(md5))
+            .metadata("fw-version", &c.spec.version)
+            .metadata("sha256", &c.sha256)
+            .metadata("md5", &c.md5)
+            .send()
+            .await
+            .map_err(|e| DeployError::aws("PutObject", &e))?;
+        made.object_version = Some(put.version_id().map(str::to_string));
+    }
+    let (parallel, per_minute) = overrides.get(&c.spec.name).copied().unwrap_or_default();
+    let rollout = &c.spec.rollout;
+    let chip = image::chip_name(c.image.chip_id)
+        .unwrap_or(&c.spec.chip)
+        .to_string();
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let registered = clients
+        .dynamodb
+        .put_item()
+        .table_name(&target.jobs_table)
+        .item("job_id", s(job_id))
+        .item("sk", s("job"))
+        .item("project", s(&c.spec.project))
+        .item("chip", s(&chip))
+        .item("fw_version", s(&c.spec.version))
+        .item("key", s(key))
+        .item("file_size", n(c.bytes.len() as i64))
+        .item("sha256", s(&c.sha256))
+        .item("created_at", n(now_ms()))
+        .item("state", s("active"))
+        .item(
+            "max_parallel",
+            n(parallel.unwrap_or(rollout.max_parallel_per_network)),
+        )
+        .item(
+            "max_per_minute",
+            n(per_minute.unwrap_or(rollout.max_per_minute)),
+        )
+        .item(
+            "abort_threshold_percent",
+            n(rollout.abort_threshold_percent),
+        )
+        .item("timeout_s", n(rollout.timeout_minutes * 60))
+        .condition_expression("attribute_not_exists(job_id)")
+        .send()
+        .await;
+    let registered = match registered {
+        Ok(_) => {
+            made.job_item = true;
+            true
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(DeployError::aws("PutItem (OTA job)", &e)),
+    };
+    let iot_job = if target.iot_jobs {
+        Some(iot_job(clients, target, c, key, job_id, per_minute).await?)
+    } else {
+        None
+    };
+    Ok(Published {
+        name: c.spec.name.clone(),
+        key: key.to_string(),
+        version: c.spec.version.clone(),
+        project: c.spec.project.clone(),
+        chip,
+        sha256: c.sha256.clone(),
+        bytes: c.bytes.len(),
+        uploaded: !present,
+        ota_job_id: job_id.to_string(),
+        registered,
+        iot_job,
+    })
+}
+
+/// The thing group of a project's nodes (`<stack>-<project>`): IoT jobs target it.
+pub fn thing_group(stack: &str, project: &str) -> String {
+    format!("{stack}-{project}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_:".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
+}
+
+async fn iot_job(
+    clients: &Clients,
+    target: &Target,
+    c: &Checked,
+    key: &str,
+    job_id: &str,
+    per_minute: Option<i64>,
+) -> Result<String, DeployError> {
+    use aws_sdk_iot::types::*;
+    let name = thing_group(&target.stack, &c.spec.project);
+    let group_arn = match clients
+        .iot
+        .create_thing_group()
+        .thing_group_name(&name)
+        .send()
+        .await
+    {
+        Ok(g) => g.thing_group_arn().unwrap_or_default().to_string(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            clients
+                .iot
+                .describe_thing_group()
+                .thing_group_name(&name)
+                .send()
+                .await
+                .map_err(|e| DeployError::aws("DescribeThingGroup", &e))?
+                .thing_group_arn()
+                .unwrap_or_default()
+                .to_string()
+        }
+        Err(e) => return Err(DeployError::aws("CreateThingGroup", &e)),
+    };
+    let rollout = &c.spec.rollout;
+    let document = serde_json::json!({
+        "operation": "rainmaker.ota",
+        "ota_job_id": job_id,
+        "fw_version": c.spec.version,
+        "file_size": c.bytes.len(),
+        "sha256": c.sha256,
+        "bucket": target.bucket,
+        "key": key,
+    });
+    let created = clients
+        .iot
+        .create_job()
+        .job_id(job_id)
+        .targets(group_arn)
+        .target_selection(TargetSelection::Continuous)
+        .description(format!(
+            "OTA {} {} ({})",
+            c.spec.project, c.spec.version, c.spec.name
+        ))
+        .document(document.to_string())
+        .job_executions_rollout_config(
+            JobExecutionsRolloutConfig::builder()
+                .maximum_per_minute(per_minute.unwrap_or(rollout.max_per_minute) as i32)
+                .build(),
+        )
+        .abort_config(
+            AbortConfig::builder()
+                .criteria_list(
+                    AbortCriteria::builder()
+                        .failure_type(JobExecutionFailureType::Failed)
+                        .action(AbortAction::Cancel)
+                        .threshold_percentage(rollout.abort_threshold_percent as f64)
+                        .min_number_of_executed_things(1)
+                        .build()
+                        .map_err(|e| DeployError::aws("CreateJob", &e))?,
+                )
+                .build()
+                .map_err(|e| DeployError::aws("CreateJob", &e))?,
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .in_progress_timeout_in_minutes(rollout.timeout_minutes)
+                .build(),
+        )
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(job_id.to_string()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            Ok(job_id.to_string())
+        }
+        Err(e) => Err(DeployError::aws("CreateJob", &e)),
+    }
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One published job, as `firmware list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listed {
+    pub ota_job_id: String,
+    pub project: String,
+    pub chip: String,
+    pub version: String,
+    pub key: String,
+    pub bytes: i64,
+    pub state: String,
+    pub created_at: i64,
+    /// Node sessions by status (`offered`, `in-progress`, `success`, ...).
+    pub sessions: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iot_job_status: Option<String>,
+}
+
+/// Every registered job with its progress, newest first.
+pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, DeployError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = clients
+            .dynamodb
+            .scan()
+            .table_name(&target.jobs_table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| DeployError::aws("Scan (OTA jobs)", &e))?;
+        items.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            break;
+        }
+    }
+    let text = |i: &std::collections::HashMap<String, AttributeValue>, k: &str| -> String {
+        i.get(k)
+            .and_then(|v| v.as_s().ok().or(v.as_n().ok()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut jobs: Vec<Listed> = items
+        .iter()
+        .filter(|i| text(i, "sk") == "job")
+        .map(|i| Listed {
+            ota_job_id: text(i, "job_id"),
+            project: text(i, "project"),
+            chip: text(i, "chip"),
+            version: text(i, "fw_version"),
+            key: text(i, "key"),
+            bytes: text(i, "file_size").parse().unwrap_or(0),
+            state: text(i, "state"),
+            created_at: text(i, "created_at").parse().unwrap_or(0),
+            sessions: BTreeMap::new(),
+            iot_job_status: None,
+        })
+        .collect();
+    for i in items.iter().filter(|i| text(i, "sk").starts_with("node#")) {
+        if let Some(job) = jobs.iter_mut().find(|j| j.ota_job_id == text(i, "job_id")) {
+            *job.sessions.entry(text(i, "status")).or_default() += 1;
+        }
+    }
+    if target.iot_jobs {
+        for job in &mut jobs {
+            let described = clients
+                .iot
+                .describe_job()
+                .job_id(&job.ota_job_id)
+                .send()
+                .await;
+            job.iot_job_status = match described {
+                Ok(d) => d
+                    .job()
+                    .and_then(|j| j.status())
+                    .map(|s| s.as_str().to_string()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                {
+                    Some("none".into())
+                }
+                Err(e) => return Err(DeployError::aws("DescribeJob", &e)),
+            };
+        }
+    }
+    jobs.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then(a.ota_job_id.cmp(&b.ota_job_id))
+    });
+    Ok(jobs)
+}
