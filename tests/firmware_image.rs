@@ -15,6 +15,8 @@ use rmdeploy::firmware::image::{
 use sha2::{Digest, Sha256};
 
 const SAMPLE: &str = "device-fw/sample-light-esp32c3.bin";
+/// The real firmware: device-fw/light/ built by its build.sh.
+const FIRMWARE: &str = "device-fw/light-esp32c3.bin";
 
 fn sample() -> Vec<u8> {
     std::fs::read(common::root().join(SAMPLE)).expect("the sample image is in device-fw/")
@@ -215,7 +217,7 @@ fn cases() -> Vec<Case> {
         file_len,
     };
 
-    let cases = vec![
+    let mut cases = vec![
         ok("sample", s.clone()),
         // Truncations, from nothing to the last byte of the hash.
         bad(
@@ -502,7 +504,43 @@ fn cases() -> Vec<Case> {
     ];
     // The sample's hash is part of it; a reseal of the sample changes nothing.
     assert_eq!(reseal(s.clone()), s);
+    cases.extend(esp_hal_cases());
     cases
+}
+
+/// The real esp-hal firmware (device-fw/light/), as built, and damaged where a transfer or a bad
+/// build would damage it: a flipped byte in its code (IROM) segment, a cut in the hash.
+fn esp_hal_cases() -> Vec<Case> {
+    let fw = std::fs::read(common::root().join(FIRMWARE)).expect("the firmware is in device-fw/");
+    let img = parse(&fw).unwrap_or_else(|e| panic!("{FIRMWARE}: {e}"));
+    let checksum_at = img.size - 33;
+    let code = img.segments.last().expect("segments").offset + 0x100;
+    let mut flipped = fw.clone();
+    flipped[code] ^= 0xFF;
+    let len = fw.len();
+    vec![
+        ok("esp-hal firmware", fw.clone()),
+        bad(
+            "esp-hal firmware, flipped code byte",
+            flipped,
+            Defect::BadChecksum {
+                offset: checksum_at,
+                expected: fw[checksum_at] ^ 0xFF,
+                found: fw[checksum_at],
+            },
+            &["checksum"],
+        ),
+        bad(
+            "esp-hal firmware, hash cut",
+            fw[..len - 5].to_vec(),
+            Defect::Truncated {
+                part: Part::Hash,
+                offset: len - 32,
+                file_len: len - 5,
+            },
+            &["SHA-256"],
+        ),
+    ]
 }
 
 fn hex(bytes: &[u8]) -> String {
