@@ -305,7 +305,8 @@ pub struct Features {
     /// AWS IoT Device Defender security profile over every registered node.
     #[serde(default)]
     pub device_defender: bool,
-    /// API Gateway usage plan and stage throttling from `api.rate_limit` and `api.burst_limit`.
+    /// An API Gateway usage plan at `api.rate_limit` and `api.burst_limit` (the stage throttles at
+    /// those figures with or without it).
     #[serde(default)]
     pub api_rate_limiting: bool,
     /// Push notifications of node alerts through an SNS topic (global only).
@@ -462,11 +463,12 @@ pub struct ApiSettings {
     /// API Gateway stage name; the base URL ends with it, and clients call `<base>/v1/...`.
     #[serde(default = "default_stage")]
     pub stage_name: String,
-    /// Steady request rate per second, with `features.api_rate_limiting`.
+    /// Steady request rate per second the stage allows (and the usage plan, with
+    /// `features.api_rate_limiting`).
     #[serde(default = "default_rate")]
     #[schemars(range(min = 1))]
     pub rate_limit: i64,
-    /// Burst of requests, with `features.api_rate_limiting`.
+    /// Burst of requests the stage allows (and the usage plan).
     #[serde(default = "default_burst")]
     #[schemars(range(min = 1))]
     pub burst_limit: i64,

@@ -189,6 +189,8 @@ pub struct FunctionSpec {
     pub publishes: &'static [&'static str],
     /// Reads firmware objects (to presign OTA URLs).
     pub reads_firmware: bool,
+    /// Tables of `tables` it reads whole (`dynamodb:Scan`): the OTA jobs, one item a release.
+    pub scans: &'static [TableKey],
     /// The crate folder under `lambdas/` and the binary that runs the function.
     pub code: (&'static str, &'static str),
 }
@@ -218,6 +220,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Nodes, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "node-config"),
     },
     FunctionSpec {
@@ -231,6 +234,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "params"),
     },
     FunctionSpec {
@@ -246,6 +250,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "node-alert"),
     },
     FunctionSpec {
@@ -261,6 +266,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "user-mapping"),
     },
     FunctionSpec {
@@ -273,6 +279,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
         publishes: &["otaurl"],
         reads_firmware: true,
+        scans: &[TableKey::OtaJobs],
         code: ("rainmaker", "ota-fetch"),
     },
     FunctionSpec {
@@ -285,6 +292,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::OtaJobs, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "ota-status"),
     },
     FunctionSpec {
@@ -297,6 +305,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Timeseries, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "ts-ingest"),
     },
     FunctionSpec {
@@ -309,6 +318,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::NodeParams, ReadWrite)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "cmd-resp"),
     },
     FunctionSpec {
@@ -327,6 +337,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote", "to-node"],
         reads_firmware: true,
+        scans: &[TableKey::OtaJobs],
         code: ("rainmaker", "api"),
     },
     FunctionSpec {
@@ -339,6 +350,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "auth"),
     },
     FunctionSpec {
@@ -351,6 +363,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: ("rainmaker", "authorizer"),
     },
     FunctionSpec {
@@ -363,6 +376,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::Webhooks, Read)],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -379,6 +393,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &["params/remote"],
         reads_firmware: false,
+        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -391,6 +406,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         tables: &[(TableKey::UserNodes, Read)],
         publishes: &["to-node"],
         reads_firmware: false,
+        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -406,6 +422,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         ],
         publishes: &[],
         reads_firmware: false,
+        scans: &[],
         code: PENDING,
     },
 ];

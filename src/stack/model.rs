@@ -93,6 +93,8 @@ pub struct FunctionModel {
 pub struct TableAccessModel {
     pub logical_id: &'static str,
     pub write: bool,
+    /// Read whole with `dynamodb:Scan`.
+    pub scan: bool,
     pub has_index: bool,
 }
 
@@ -330,6 +332,7 @@ fn function_model(
                 TableAccessModel {
                     logical_id: t.logical_id,
                     write: *a == Access::ReadWrite,
+                    scan: f.scans.contains(k),
                     has_index: t.index.is_some(),
                 }
             })

@@ -1,0 +1,591 @@
+//! Security invariants of the rendered templates of every shipped profile and test fixture (see
+//! docs/security.md): no wildcard IAM action; `Resource: "*"` and wildcards inside ARNs only where
+//! they are named below with the reason; every ARN built with `${AWS::Partition}`; private,
+//! encrypted, TLS-only buckets; a node policy scoped to the node's own thing; authorized and
+//! throttled API methods; conditioned service trust.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use rmdeploy::profile;
+use rmdeploy::stack::catalog;
+use serde_json::Value;
+
+/// Every shipped profile (China in both regions) and the test fixtures.
+fn targets() -> Vec<(String, Option<&'static str>)> {
+    vec![
+        ("global".into(), None),
+        ("china".into(), None),
+        ("china".into(), Some("cn-northwest-1")),
+        ("dev".into(), None),
+        (common::fixture("all-features.yaml"), None),
+        (common::fixture("oauth2-global.yaml"), None),
+    ]
+}
+
+/// The stack and bootstrap documents of every target, with the target's name and resolved profile.
+fn rendered() -> Vec<(String, profile::Resolved, Vec<Value>)> {
+    targets()
+        .into_iter()
+        .map(|(selection, region)| {
+            let resolved = profile::load(Some(&selection), region).expect("profile loads");
+            let r = common::render(&selection, region);
+            let name = format!("{selection} ({})", resolved.region);
+            (
+                name,
+                resolved,
+                vec![r.stack.document.clone(), r.bootstrap.document.clone()],
+            )
+        })
+        .collect()
+}
+
+/// `Resource: "*"` in an Allow statement: (resource, action, why AWS offers nothing narrower).
+const STAR_RESOURCES: &[(&str, &str, &str)] = &[(
+    "CognitoSmsRole",
+    "sns:Publish",
+    "an SMS goes to a phone number, which has no ARN; SNS defines only the topic resource type",
+)];
+
+/// Cloud-to-node topics the functions publish to, for any node (the node id is runtime data).
+fn publish_to_any_node(resource: &str) -> bool {
+    catalog::CLOUD_TO_NODE.iter().any(|suffix| {
+        resource
+            == format!(
+                "arn:${{AWS::Partition}}:iot:${{AWS::Region}}:${{AWS::AccountId}}:topic/node/*/{suffix}"
+            )
+    })
+}
+
+/// Wildcards inside an ARN of an Allow statement, each limited to one parent resource.
+fn named_wildcard(actions: &[String], resource: &str) -> bool {
+    let only = |allowed: &[&str]| actions.iter().all(|a| allowed.contains(&a.as_str()));
+    // objects of the firmware bucket, read to presign OTA URLs
+    (only(&["s3:GetObject"]) && resource == "${FirmwareBucket.Arn}/*")
+        // the node-bound topics of the functions that publish to nodes
+        || (only(&["iot:Publish"]) && publish_to_any_node(resource))
+        // the log streams of AWS IoT's own log group
+        || (only(&[
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:PutMetricFilter",
+            "logs:PutRetentionPolicy",
+        ]) && resource
+            == "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:AWSIotLogsV2:*")
+}
+
+fn list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+/// A resource or ARN as text: a string, the string of a `Fn::Sub`, `Ref X`, or `X.Arn`.
+fn text(v: &Value) -> String {
+    if let Some(s) = v.as_str() {
+        return s.to_string();
+    }
+    if let Some(s) = v.get("Fn::Sub").and_then(Value::as_str) {
+        return s.to_string();
+    }
+    if let Some(r) = v.get("Ref").and_then(Value::as_str) {
+        return format!("Ref {r}");
+    }
+    if let Some(parts) = v.get("Fn::GetAtt").and_then(Value::as_array) {
+        let parts: Vec<&str> = parts.iter().filter_map(Value::as_str).collect();
+        return parts.join(".");
+    }
+    v.to_string()
+}
+
+struct Statement<'a> {
+    /// Logical id of the resource holding the policy.
+    owner: &'a str,
+    kind: &'a str,
+    raw: &'a Value,
+    effect: &'a str,
+    actions: Vec<String>,
+    resources: Vec<String>,
+}
+
+/// Every permission statement of a template: role and policy documents, bucket and IoT policies
+/// (trust policies are checked on their own).
+fn statements(doc: &Value) -> Vec<Statement<'_>> {
+    let mut out = Vec::new();
+    for (id, r) in doc["Resources"].as_object().unwrap() {
+        let kind = r["Type"].as_str().unwrap();
+        let p = &r["Properties"];
+        let docs: Vec<&Value> = match kind {
+            "AWS::IAM::Role" => list(&p["Policies"])
+                .into_iter()
+                .map(|pol| &pol["PolicyDocument"])
+                .collect(),
+            "AWS::IAM::Policy"
+            | "AWS::IAM::ManagedPolicy"
+            | "AWS::S3::BucketPolicy"
+            | "AWS::IoT::Policy"
+            | "AWS::SNS::TopicPolicy"
+            | "AWS::SQS::QueuePolicy" => vec![&p["PolicyDocument"]],
+            _ => Vec::new(),
+        };
+        for d in docs {
+            for s in list(&d["Statement"]) {
+                assert!(
+                    s.get("NotAction").is_none() && s.get("NotResource").is_none(),
+                    "{id}: NotAction/NotResource"
+                );
+                out.push(Statement {
+                    owner: id,
+                    kind,
+                    raw: s,
+                    effect: s["Effect"].as_str().unwrap(),
+                    actions: list(&s["Action"])
+                        .into_iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect(),
+                    resources: list(&s["Resource"]).into_iter().map(text).collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn resources_of<'a>(doc: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    doc["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn no_allow_statement_has_a_wildcard_action() {
+    for (name, _, docs) in rendered() {
+        for doc in &docs {
+            for s in statements(doc).iter().filter(|s| s.effect == "Allow") {
+                for a in &s.actions {
+                    assert!(
+                        a != "*" && !a.ends_with('*'),
+                        "{name}: {} allows the wildcard action {a}",
+                        s.owner
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn star_and_wildcard_resources_are_only_the_named_ones() {
+    for (name, _, docs) in rendered() {
+        for doc in &docs {
+            for s in statements(doc).iter().filter(|s| s.effect == "Allow") {
+                if s.kind == "AWS::IoT::Policy" {
+                    continue; // the node policy has its own test
+                }
+                for resource in &s.resources {
+                    if resource == "*" {
+                        for a in &s.actions {
+                            assert!(
+                                STAR_RESOURCES
+                                    .iter()
+                                    .any(|(owner, action, _)| *owner == s.owner && action == a),
+                                "{name}: {} allows {a} on Resource \"*\"",
+                                s.owner
+                            );
+                        }
+                    } else if resource.contains('*') {
+                        assert!(
+                            named_wildcard(&s.actions, resource),
+                            "{name}: {} allows {:?} on the wildcard {resource}",
+                            s.owner,
+                            s.actions
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn deny_statements_are_only_the_tls_guards_of_buckets() {
+    for (name, _, docs) in rendered() {
+        for doc in &docs {
+            for s in statements(doc).iter().filter(|s| s.effect != "Allow") {
+                assert_eq!(s.kind, "AWS::S3::BucketPolicy", "{name}: {}", s.owner);
+                assert_eq!(
+                    s.raw["Condition"]["Bool"]["aws:SecureTransport"], "false",
+                    "{name}: {} denies without the TLS condition",
+                    s.owner
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_only_managed_policy_is_x_ray_write_access_outside_china() {
+    const XRAY: &str = "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess";
+    for (name, resolved, docs) in rendered() {
+        let china = resolved.variant == profile::Variant::China;
+        let resources = docs[0]["Resources"].as_object().unwrap();
+        for (id, role) in resources_of(&docs[0], "AWS::IAM::Role") {
+            let arns: Vec<String> = list(&role["Properties"]["ManagedPolicyArns"])
+                .into_iter()
+                .map(text)
+                .collect();
+            let function = format!("{}Function", id.trim_end_matches("Role"));
+            let expected: Vec<String> = if !china && resources.contains_key(&function) {
+                vec![XRAY.into()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(arns, expected, "{name}: managed policies of {id}");
+        }
+    }
+}
+
+#[test]
+fn every_arn_is_built_with_the_partition() {
+    for (name, _, docs) in rendered() {
+        for doc in &docs {
+            let json = doc.to_string();
+            assert!(!json.contains("arn:aws"), "{name}: literal partition");
+            for (at, _) in json.match_indices("arn:") {
+                assert!(
+                    json[at..].starts_with("arn:${AWS::Partition}:"),
+                    "{name}: ARN without ${{AWS::Partition}}: {}",
+                    &json[at..(at + 60).min(json.len())]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn buckets_are_private_encrypted_and_tls_only() {
+    for (name, _, docs) in rendered() {
+        for doc in &docs {
+            let policies = resources_of(doc, "AWS::S3::BucketPolicy");
+            for (id, bucket) in resources_of(doc, "AWS::S3::Bucket") {
+                let p = &bucket["Properties"];
+                for flag in [
+                    "BlockPublicAcls",
+                    "BlockPublicPolicy",
+                    "IgnorePublicAcls",
+                    "RestrictPublicBuckets",
+                ] {
+                    assert_eq!(
+                        p["PublicAccessBlockConfiguration"][flag], true,
+                        "{name}: {id} {flag}"
+                    );
+                }
+                assert!(
+                    p["BucketEncryption"]["ServerSideEncryptionConfiguration"].is_array(),
+                    "{name}: {id} has no default encryption"
+                );
+                assert_eq!(
+                    p["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced",
+                    "{name}: {id} keeps ACLs"
+                );
+                let own: Vec<&Value> = policies
+                    .iter()
+                    .filter(|(_, pol)| pol["Properties"]["Bucket"]["Ref"] == id.as_str())
+                    .map(|(_, pol)| &pol["Properties"]["PolicyDocument"])
+                    .collect();
+                assert_eq!(own.len(), 1, "{name}: {id} has no bucket policy");
+                let guard = list(&own[0]["Statement"]).into_iter().any(|s| {
+                    let resources: BTreeSet<String> =
+                        list(&s["Resource"]).into_iter().map(text).collect();
+                    s["Effect"] == "Deny"
+                        && s["Principal"] == "*"
+                        && s["Action"] == "s3:*"
+                        && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                        && resources.contains(&format!("{id}.Arn"))
+                        && resources.contains(&format!("${{{id}.Arn}}/*"))
+                });
+                assert!(guard, "{name}: {id} accepts requests without TLS");
+                assert!(
+                    list(&own[0]["Statement"])
+                        .into_iter()
+                        .all(|s| s["Effect"] == "Deny"),
+                    "{name}: the policy of {id} grants access"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_node_acts_only_as_its_own_thing() {
+    const THING: &str = "${!iot:Connection.Thing.ThingName}";
+    let arn = |rest: &str| {
+        format!("arn:${{AWS::Partition}}:iot:${{AWS::Region}}:${{AWS::AccountId}}:{rest}")
+    };
+    let mut basic_ingest: BTreeSet<String> = catalog::RULES
+        .iter()
+        .filter(|r| r.published_by_nodes())
+        .map(|r| {
+            arn(&format!(
+                "topic/$aws/rules/{}/node/{THING}/{}",
+                r.name, r.suffix
+            ))
+        })
+        .collect();
+    basic_ingest.insert(arn(&format!("topic/node/{THING}/*")));
+    for (name, _, docs) in rendered() {
+        let policies = resources_of(&docs[0], "AWS::IoT::Policy");
+        assert_eq!(policies.len(), 1, "{name}: one IoT policy, the node's");
+        let statements = statements(&docs[0]);
+        let node: Vec<&Statement> = statements
+            .iter()
+            .filter(|s| s.kind == "AWS::IoT::Policy")
+            .collect();
+        let mut seen = BTreeSet::new();
+        for s in node {
+            assert_eq!(s.effect, "Allow");
+            assert_eq!(s.actions.len(), 1, "{name}: one action per statement");
+            let action = s.actions[0].as_str();
+            seen.insert(action);
+            for r in &s.resources {
+                assert!(
+                    r.contains(THING),
+                    "{name}: {action} on {r} is not the node's own"
+                );
+            }
+            let resources: BTreeSet<String> = s.resources.iter().cloned().collect();
+            match action {
+                "iot:Connect" => {
+                    assert_eq!(resources, BTreeSet::from([arn(&format!("client/{THING}"))]));
+                    assert_eq!(
+                        s.raw["Condition"]["Bool"]["iot:Connection.Thing.IsAttached"], "true",
+                        "{name}: connect without an attached certificate"
+                    );
+                }
+                "iot:Publish" => assert_eq!(resources, basic_ingest, "{name}: publish"),
+                "iot:Subscribe" => assert_eq!(
+                    resources,
+                    BTreeSet::from([arn(&format!("topicfilter/node/{THING}/*"))])
+                ),
+                "iot:Receive" => assert_eq!(
+                    resources,
+                    BTreeSet::from([arn(&format!("topic/node/{THING}/*"))])
+                ),
+                other => panic!("{name}: the node policy allows {other}"),
+            }
+        }
+        assert_eq!(
+            seen,
+            BTreeSet::from(["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive"])
+        );
+    }
+}
+
+#[test]
+fn api_methods_are_authorized_and_the_stage_is_throttled() {
+    // Sign-up and login (Cognito only) are the only public methods.
+    let public = ["ApiV1User2PostMethod", "ApiV1Login2PostMethod"];
+    for (name, resolved, docs) in rendered() {
+        let doc = &docs[0];
+        for (id, m) in resources_of(doc, "AWS::ApiGateway::Method") {
+            let p = &m["Properties"];
+            if public.contains(&id.as_str()) {
+                assert_eq!(p["AuthorizationType"], "NONE", "{name}: {id}");
+                assert_eq!(resolved.identity, profile::IdentityProvider::Cognito);
+            } else {
+                assert!(
+                    p["AuthorizationType"] == "COGNITO_USER_POOLS"
+                        || p["AuthorizationType"] == "CUSTOM",
+                    "{name}: {id} is not authorized"
+                );
+                assert_eq!(p["AuthorizerId"]["Ref"], "ApiAuthorizer", "{name}: {id}");
+            }
+        }
+        let stages = resources_of(doc, "AWS::ApiGateway::Stage");
+        assert_eq!(stages.len(), 1, "{name}: one stage");
+        let settings = list(&stages[0].1["Properties"]["MethodSettings"]);
+        let api = &resolved.profile.api;
+        assert!(
+            settings.iter().any(|s| s["ResourcePath"] == "/*"
+                && s["HttpMethod"] == "*"
+                && s["ThrottlingRateLimit"] == api.rate_limit
+                && s["ThrottlingBurstLimit"] == api.burst_limit),
+            "{name}: the stage does not throttle every method at {}/{} (rate/burst)",
+            api.rate_limit,
+            api.burst_limit
+        );
+    }
+}
+
+#[test]
+fn services_are_trusted_only_under_conditions_and_invocations_name_their_source() {
+    for (name, _, docs) in rendered() {
+        let doc = &docs[0];
+        for (id, role) in resources_of(doc, "AWS::IAM::Role") {
+            for s in list(&role["Properties"]["AssumeRolePolicyDocument"]["Statement"]) {
+                assert_eq!(s["Action"], "sts:AssumeRole", "{name}: {id}");
+                let service = s["Principal"]["Service"].as_str().unwrap_or_default();
+                let condition = &s["Condition"]["StringEquals"];
+                match service {
+                    // execution roles: only the Lambda service assumes them, for this function
+                    "lambda.amazonaws.com" => {
+                        let function = format!("{}Function", id.trim_end_matches("Role"));
+                        assert_eq!(
+                            doc["Resources"][&function]["Properties"]["Role"]["Fn::GetAtt"][0],
+                            id.as_str(),
+                            "{name}: {id} is not the role of one function"
+                        );
+                    }
+                    "iot.amazonaws.com" => assert_eq!(
+                        condition["aws:SourceAccount"]["Ref"], "AWS::AccountId",
+                        "{name}: {id} trusts AWS IoT of any account"
+                    ),
+                    "cognito-idp.amazonaws.com" => assert!(
+                        condition["sts:ExternalId"].is_object(),
+                        "{name}: {id} trusts Cognito without an external id"
+                    ),
+                    other => panic!("{name}: {id} trusts {other:?}"),
+                }
+            }
+        }
+        for (id, perm) in resources_of(doc, "AWS::Lambda::Permission") {
+            let p = &perm["Properties"];
+            assert_eq!(p["Action"], "lambda:InvokeFunction", "{name}: {id}");
+            let source = text(&p["SourceArn"]);
+            match p["Principal"].as_str().unwrap() {
+                "iot.amazonaws.com" => {
+                    assert!(source.contains(":rule/esp_"), "{name}: {id} {source}");
+                    assert_eq!(p["SourceAccount"]["Ref"], "AWS::AccountId", "{name}: {id}");
+                }
+                "apigateway.amazonaws.com" => assert!(
+                    source.starts_with(
+                        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${RestApi}/"
+                    ),
+                    "{name}: {id} {source}"
+                ),
+                other => panic!("{name}: {id} lets {other} invoke"),
+            }
+        }
+    }
+}
+
+#[test]
+fn data_is_encrypted_at_rest_and_tables_recoverable() {
+    for (name, _, docs) in rendered() {
+        let doc = &docs[0];
+        for (id, t) in resources_of(doc, "AWS::DynamoDB::Table") {
+            let p = &t["Properties"];
+            assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "{name}: {id}");
+            assert_eq!(
+                p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+                "{name}: {id}"
+            );
+        }
+        for (id, q) in resources_of(doc, "AWS::SQS::Queue") {
+            assert_eq!(
+                q["Properties"]["SqsManagedSseEnabled"], true,
+                "{name}: {id}"
+            );
+        }
+        for (id, t) in resources_of(doc, "AWS::SNS::Topic") {
+            assert!(
+                t["Properties"]["KmsMasterKeyId"].is_string(),
+                "{name}: {id}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_secret_is_rendered() {
+    for (name, _, docs) in rendered() {
+        let doc = &docs[0];
+        for (id, client) in resources_of(doc, "AWS::Cognito::UserPoolClient") {
+            assert_eq!(
+                client["Properties"]["GenerateSecret"], false,
+                "{name}: {id}"
+            );
+        }
+        for (id, f) in resources_of(doc, "AWS::Lambda::Function") {
+            let vars = f["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .unwrap();
+            for var in vars.keys() {
+                assert!(
+                    ["SECRET", "PASSWORD", "PRIVATE", "CREDENTIAL"]
+                        .iter()
+                        .all(|w| !var.contains(w)),
+                    "{name}: {id} has the environment variable {var}"
+                );
+            }
+        }
+        for (id, output) in doc["Outputs"].as_object().unwrap() {
+            assert!(
+                output["Value"].get("Fn::GetAtt").is_none(),
+                "{name}: output {id} exposes an attribute"
+            );
+        }
+    }
+}
+
+/// `dynamodb:Scan` is granted where the bundled code scans, and nowhere else: the api and
+/// ota-fetch functions read the OTA jobs whole (`ota_jobs::all`, the only scan in `lambdas/`).
+#[test]
+fn scans_are_granted_exactly_where_the_code_scans() {
+    let src = common::root().join("lambdas/rainmaker/src");
+    let mut scanning = Vec::new();
+    for entry in walk(&src) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        if text.contains(".scan()") {
+            scanning.push(entry.strip_prefix(&src).unwrap().display().to_string());
+        }
+    }
+    assert_eq!(
+        scanning,
+        ["ota_jobs.rs"],
+        "a new scan: grant it in src/stack/catalog.rs (FunctionSpec::scans)"
+    );
+    for (name, _, docs) in rendered() {
+        let mut granted: Vec<(String, Vec<String>)> = Vec::new();
+        for doc in &docs {
+            for s in statements(doc) {
+                if s.actions.iter().any(|a| a == "dynamodb:Scan") {
+                    granted.push((s.owner.to_string(), s.resources.clone()));
+                }
+            }
+        }
+        granted.sort();
+        assert_eq!(
+            granted,
+            [
+                ("ApiRole".to_string(), vec!["OtaJobsTable.Arn".to_string()]),
+                (
+                    "OtaFetchRole".to_string(),
+                    vec!["OtaJobsTable.Arn".to_string()]
+                ),
+            ],
+            "{name}"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
