@@ -4,52 +4,20 @@
 
 mod common;
 
-use std::sync::Mutex;
-
+use common::building::{self, Run};
 use common::moto::Moto;
 use predicates::prelude::*;
 use serde_json::Value;
 
-/// Builds share one target folder whose `lambda/<bin>/bootstrap` is per architecture: one at a
-/// time.
-static BUILDS: Mutex<()> = Mutex::new(());
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "{}", self.stderr);
-        serde_json::from_str(&self.stdout).expect("stdout is one JSON document")
-    }
-}
-
 fn rmdeploy(moto: &Moto, args: &[&str]) -> Run {
-    let _build = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-    let target = rmdeploy::commands::build::target_dir(None);
-    let out = moto
-        .rmdeploy()
-        .env("PATH", common::lambda_build_path())
-        .env("RMDEPLOY_LAMBDA_TARGET", &target)
-        .args(args)
-        // moto answers Service Quotas only for `vpc`: the quota preflight is covered by
-        // tests/quotas.rs with recorded responses.
-        .args(if args[0] == "apply" {
-            &["--skip-quota-check"][..]
-        } else {
-            &[][..]
-        })
-        .timeout(std::time::Duration::from_secs(1800))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    // moto answers Service Quotas only for `vpc`: the quota preflight is covered by
+    // tests/quotas.rs with recorded responses.
+    let skip: &[&str] = if args[0] == "apply" {
+        &["--skip-quota-check"]
+    } else {
+        &[]
+    };
+    building::run(moto.rmdeploy(), &[args, skip].concat())
 }
 
 fn output<'a>(report: &'a Value, key: &str) -> &'a str {
@@ -378,7 +346,7 @@ fn ctrl_c_before_execution_stops_cleanly_and_twice_leaves_at_once() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let moto = Moto::start();
-    let _build = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+    let _build = building::build_lock();
     let run = |presses: usize| {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"));
         cmd.env_clear()

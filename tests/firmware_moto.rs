@@ -7,53 +7,24 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use common::building::{self, Run};
 use common::moto::Moto;
-use serde_json::Value;
-
-static BUILDS: Mutex<()> = Mutex::new(());
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        assert_eq!(self.code, 0, "{}", self.stderr);
-        serde_json::from_str(&self.stdout).expect("stdout is one JSON document")
-    }
-}
 
 fn run(moto: Option<&Moto>, args: &[&str]) -> Run {
-    let _build = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
     let mut cmd = match moto {
         Some(m) => m.rmdeploy(),
         None => common::rmdeploy(),
     };
-    let target = rmdeploy::commands::build::target_dir(None);
-    let out = cmd
-        .current_dir(common::root())
-        .env("PATH", common::lambda_build_path())
-        .env("RMDEPLOY_LAMBDA_TARGET", &target)
-        .args(args)
-        .timeout(std::time::Duration::from_secs(1800))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    cmd.current_dir(common::root());
+    building::run(cmd, args)
 }
 
 fn sample() -> PathBuf {
     common::root().join("device-fw/sample-light-esp32c3.bin")
 }
 
-/// A copy of a shipped profile for tests: termination protection off, the sample image listed,
+/// A copy of a shipped profile for tests: termination protection off, the shipped esp-hal image listed,
 /// IoT jobs on.
 fn profile(dir: &Path, shipped: &str, images: bool) -> String {
     let text = std::fs::read_to_string(common::root().join(format!("profiles/{shipped}.yaml")))
@@ -74,23 +45,6 @@ fn profile(dir: &Path, shipped: &str, images: bool) -> String {
     let path = dir.join(format!("{shipped}-firmware.yaml"));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
-}
-
-async fn clients(moto: &Moto, region: &str) -> rmdeploy::aws::Clients {
-    // The emulator's test credentials, for this process's own clients.
-    static CREDENTIALS: std::sync::Once = std::sync::Once::new();
-    CREDENTIALS.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    });
-    rmdeploy::aws::Clients::connect(
-        &rmdeploy::aws::AwsArgs {
-            aws_profile: None,
-            endpoint_url: Some(moto.url.clone()),
-        },
-        region,
-    )
-    .await
 }
 
 #[test]
@@ -212,7 +166,7 @@ fn publish_and_check(region: &str, shipped: &str) {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let c = clients(&moto, region).await;
+        let c = moto.clients(region).await;
         let stack = applied["stack"].as_str().unwrap();
         let target = rmdeploy::firmware::publish::target(&c, stack, true)
             .await
@@ -350,7 +304,7 @@ fn bad_images_stop_apply_and_failures_leave_nothing_half_published() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let stacks = rt.block_on(async {
-        clients(&moto, "us-east-1")
+        moto.clients("us-east-1")
             .await
             .cfn
             .list_stacks()
@@ -379,7 +333,7 @@ fn bad_images_stop_apply_and_failures_leave_nothing_half_published() {
     .json();
     let stack = applied["stack"].as_str().unwrap().to_string();
     let target = rt.block_on(async {
-        let c = clients(&moto, "us-east-1").await;
+        let c = moto.clients("us-east-1").await;
         let t = rmdeploy::firmware::publish::target(&c, &stack, false)
             .await
             .unwrap();
@@ -402,7 +356,7 @@ fn bad_images_stop_apply_and_failures_leave_nothing_half_published() {
         r.stderr
     );
     let versions = rt.block_on(async {
-        let c = clients(&moto, "us-east-1").await;
+        let c = moto.clients("us-east-1").await;
         let v =
             c.s3.list_object_versions()
                 .bucket(&target.bucket)

@@ -131,6 +131,7 @@ fn change_set(kind: Kind) -> ChangeSet {
     ChangeSet {
         stack: STACK.into(),
         name: "rmdeploy-1".into(),
+        stack_id: None,
         kind,
         changes: Vec::new(),
     }

@@ -3,6 +3,7 @@
 //! built from it once and passed down as [`Clients`].
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 
@@ -50,12 +51,28 @@ impl AwsArgs {
 /// unless `AWS_MAX_ATTEMPTS` says otherwise.
 pub const MAX_ATTEMPTS: u32 = 8;
 
-fn max_attempts() -> u32 {
+pub fn max_attempts() -> u32 {
     std::env::var("AWS_MAX_ATTEMPTS")
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .filter(|n| *n >= 1)
         .unwrap_or(MAX_ATTEMPTS)
+}
+
+/// How long a call may wait for its connection, and for the first byte of the answer after sending
+/// the request, before the attempt counts as failed and is retried: an endpoint that stops
+/// answering fails the command after the retries instead of hanging it.
+/// `RMDEPLOY_READ_TIMEOUT_MS` overrides the second (default 60 s).
+pub fn timeouts() -> TimeoutConfig {
+    let read_ms = std::env::var("RMDEPLOY_READ_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|ms| *ms >= 1)
+        .unwrap_or(60_000);
+    TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_millis(read_ms))
+        .build()
 }
 
 /// The service clients of one account and region.
@@ -77,7 +94,8 @@ impl Clients {
     pub async fn connect(args: &AwsArgs, region: &str) -> Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
-            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts()));
+            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts()))
+            .timeout_config(timeouts());
         if let Some(profile) = &args.aws_profile {
             loader = loader.profile_name(profile);
         }

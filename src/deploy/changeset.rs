@@ -2,6 +2,7 @@
 //! change set is "no changes", never an error, and no change set is left behind by a plan.
 
 use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use serde::Serialize;
 
 use super::interrupt::Interrupt;
@@ -52,7 +53,11 @@ pub struct PlannedChange {
 #[derive(Debug, Clone)]
 pub struct ChangeSet {
     pub stack: String,
+    /// The change set's ARN once CloudFormation gave it, else its name: calls name exactly the
+    /// change set this run made.
     pub name: String,
+    /// The stack's ARN from CloudFormation's answer (followed on execution), when known.
+    pub stack_id: Option<String>,
     pub kind: Kind,
     /// Empty: nothing would change (the change set is already deleted then).
     pub changes: Vec<PlannedChange>,
@@ -100,16 +105,26 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
         TemplateSource::Body(body) => call.template_body(body),
         TemplateSource::Url(url) => call.template_url(url),
     };
-    call.send()
-        .await
-        .map_err(|e| DeployError::aws("CreateChangeSet", &e))?;
+    // The name doubles as the idempotency token: a retry of a call CloudFormation carried out
+    // but whose answer was lost makes no second change set.
+    let (id, stack_id) = match call.client_token(&name).send().await {
+        Ok(out) => (
+            out.id().map(str::to_string),
+            out.stack_id().map(str::to_string),
+        ),
+        // The name is this run's own: the first attempt went through.
+        Err(e) if e.code() == Some("AlreadyExistsException") => (None, None),
+        Err(e) => return Err(DeployError::aws("CreateChangeSet", &e)),
+    };
 
     let mut set = ChangeSet {
         stack: req.stack.clone(),
-        name: name.clone(),
+        name: id.unwrap_or(name),
+        stack_id,
         kind: req.kind,
         changes: Vec::new(),
     };
+    let name = set.name.clone();
     let mut token: Option<String> = None;
     loop {
         let out = clients
@@ -186,14 +201,19 @@ fn planned(change: &aws_sdk_cloudformation::types::Change) -> Option<PlannedChan
 /// Delete a change set that will not be executed; for a CREATE, also the empty
 /// REVIEW_IN_PROGRESS stack that holds it.
 pub async fn discard(clients: &Clients, set: &ChangeSet) -> Result<(), DeployError> {
-    clients
+    let deleted = clients
         .cfn
         .delete_change_set()
         .stack_name(&set.stack)
         .change_set_name(&set.name)
         .send()
-        .await
-        .map_err(|e| DeployError::aws("DeleteChangeSet", &e))?;
+        .await;
+    match deleted {
+        Ok(_) => {}
+        // Gone already: a retry after a lost answer to the call that deleted it.
+        Err(e) if e.code() == Some("ChangeSetNotFound") => {}
+        Err(e) => return Err(DeployError::aws("DeleteChangeSet", &e)),
+    }
     if set.kind == Kind::Create {
         clients
             .cfn
@@ -213,24 +233,68 @@ pub async fn execute(
     observer: &mut dyn Observer,
     interrupt: &Interrupt,
 ) -> Result<Outcome, DeployError> {
-    let id = stacks::describe(clients, &set.stack)
-        .await?
-        .and_then(|s| s.stack_id().map(str::to_string))
-        .unwrap_or_else(|| set.stack.clone());
+    let id = match &set.stack_id {
+        Some(id) => id.clone(),
+        None => stacks::describe(clients, &set.stack)
+            .await?
+            .and_then(|s| s.stack_id().map(str::to_string))
+            .unwrap_or_else(|| set.stack.clone()),
+    };
     let mark = events::newest(clients, &id).await?;
-    clients
+    let executed = clients
         .cfn
         .execute_change_set()
         .stack_name(&set.stack)
         .change_set_name(&set.name)
+        .client_request_token(execution_token(&set.name))
         .send()
-        .await
-        .map_err(|e| DeployError::aws("ExecuteChangeSet", &e))?;
+        .await;
+    if let Err(e) = executed {
+        // A retry after a lost answer finds the change set executing or executed: follow it.
+        if !already_executed(clients, set).await {
+            return Err(DeployError::aws("ExecuteChangeSet", &e));
+        }
+    }
     let (expected, on_stop) = match set.kind {
         Kind::Create => ("CREATE_COMPLETE", OnStop::Continue),
         Kind::Update => ("UPDATE_COMPLETE", OnStop::CancelUpdate),
     };
     watch::follow(clients, &id, mark, expected, on_stop, observer, interrupt).await
+}
+
+/// ExecuteChangeSet's idempotency token for a change set (name or ARN): letters, digits and
+/// dashes, starting with a letter, at most 128 characters.
+fn execution_token(change_set: &str) -> String {
+    let name = change_set
+        .rsplit(':')
+        .next()
+        .unwrap_or(change_set)
+        .replace('/', "-");
+    let token: String = format!("exec-{name}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    token.chars().take(128).collect()
+}
+
+/// Whether CloudFormation already took the change set for execution.
+async fn already_executed(clients: &Clients, set: &ChangeSet) -> bool {
+    use aws_sdk_cloudformation::types::ExecutionStatus;
+    let described = clients
+        .cfn
+        .describe_change_set()
+        .stack_name(&set.stack)
+        .change_set_name(&set.name)
+        .send()
+        .await;
+    matches!(
+        described.ok().and_then(|d| d.execution_status().cloned()),
+        Some(
+            ExecutionStatus::ExecuteInProgress
+                | ExecutionStatus::ExecuteComplete
+                | ExecutionStatus::ExecuteFailed
+        )
+    )
 }
 
 #[cfg(test)]
@@ -271,6 +335,19 @@ mod tests {
         assert_eq!(planned.action, "Modify");
         assert_eq!(planned.replacement.as_deref(), Some("Conditional"));
         assert_eq!(planned.changed, vec!["Code", "Environment", "Tags"]);
+    }
+
+    #[test]
+    fn execution_tokens_are_valid_for_names_and_arns() {
+        assert_eq!(execution_token("rmdeploy-17955"), "exec-rmdeploy-17955");
+        let arn = "arn:aws-cn:cloudformation:cn-north-1:123456789012:changeSet/rmdeploy-17955/e23084a0-f09e-4063-94e6-1d7ddea8a7b0";
+        let token = execution_token(arn);
+        assert_eq!(
+            token,
+            "exec-changeSet-rmdeploy-17955-e23084a0-f09e-4063-94e6-1d7ddea8a7b0"
+        );
+        assert!(token.len() <= 128);
+        assert!(token.starts_with(|c: char| c.is_ascii_alphabetic()));
     }
 
     #[test]

@@ -10,6 +10,17 @@ pub enum DeployError {
     )]
     NoCredentials { reason: String },
 
+    #[error("stack {stack} is still {status} {seconds} s after its change set was executed: the execution did not start")]
+    #[diagnostic(
+        code(rmdeploy::deploy::not_started),
+        help("see the stack with `rmdeploy status`; the next `rmdeploy apply` removes the leftover and starts again")
+    )]
+    NotStarted {
+        stack: String,
+        status: String,
+        seconds: u64,
+    },
+
     #[error("{operation} failed: {message}")]
     #[diagnostic(code(rmdeploy::aws::call))]
     Aws {
@@ -55,21 +66,40 @@ pub enum DeployError {
 
 impl DeployError {
     /// An AWS call failed: keep the service's code and message, and say what to do where we can.
-    pub fn aws<E: std::error::Error>(operation: &str, err: &E) -> Self {
-        let message = crate::aws::describe(err);
+    pub fn aws<E>(operation: &str, err: &E) -> Self
+    where
+        E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    {
+        let message = match (err.code(), err.message()) {
+            (Some(code), Some(text)) => format!("{code}: {text}"),
+            (Some(code), None) => code.to_string(),
+            _ => crate::aws::describe(err),
+        };
+        Self::aws_message(operation, message)
+    }
+
+    /// A request to AWS could not even be built (a missing required field): its text.
+    pub fn aws_build<E: std::error::Error>(operation: &str, err: &E) -> Self {
+        Self::aws_message(operation, crate::aws::describe(err))
+    }
+
+    fn aws_message(operation: &str, message: String) -> Self {
         let help = if message.contains("AccessDenied") || message.contains("not authorized") {
             Some(format!("the credentials in use lack the IAM permission for {operation}; grant it or use another --aws-profile"))
         } else if message.contains("ExpiredToken") || message.contains("InvalidClientTokenId") {
             Some("the credentials are expired or invalid: refresh them (for example `aws sso login`)".to_string())
-        } else if message.contains("dispatch failure")
-            || message.contains("error trying to connect")
-        {
+        } else if message.contains("error trying to connect") || message.contains("connection refused") {
             Some("the AWS endpoint could not be reached: check the network, the region and --endpoint-url".to_string())
         } else if message.contains("error parsing XML")
             || message.contains("has not been implemented")
             || message.contains("InvalidAction")
         {
             Some(format!("the endpoint does not implement {operation}: local emulators lack some operations; against AWS this works"))
+        } else if transient(&message) {
+            Some(format!(
+                "AWS kept failing or throttling this call through {} attempts: run the command again later (it starts from what is already done), or allow more attempts with AWS_MAX_ATTEMPTS",
+                crate::aws::max_attempts()
+            ))
         } else {
             None
         };
@@ -79,4 +109,24 @@ impl DeployError {
             help,
         }
     }
+}
+
+/// Errors that retrying later may cure: throttling, server errors, timeouts, lost connections.
+fn transient(message: &str) -> bool {
+    [
+        "Throttl",
+        "SlowDown",
+        "TooManyRequests",
+        "RequestLimitExceeded",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "timeout",
+        "timed out",
+        "dispatch failure",
+        "connection closed",
+        "response error",
+    ]
+    .iter()
+    .any(|t| message.contains(t))
 }

@@ -45,6 +45,10 @@ pub struct Outcome {
     pub events: usize,
 }
 
+/// How long a stack may read REVIEW_IN_PROGRESS after ExecuteChangeSet before rmdeploy stops
+/// waiting (CloudFormation starts an execution within seconds).
+const NOT_STARTED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn in_progress(status: &str) -> bool {
     status.ends_with("_IN_PROGRESS")
 }
@@ -64,6 +68,7 @@ pub async fn follow(
     let mut seen: Vec<StackEvent> = Vec::new();
     let mut stop_handled = false;
     let mut cancelled = false;
+    let started = std::time::Instant::now();
     let status = loop {
         let new = events::since(clients, stack, mark.as_deref()).await?;
         if let Some(last) = new.last() {
@@ -86,6 +91,13 @@ pub async fn follow(
             }
             seen.extend(rest);
             break status;
+        }
+        if status == "REVIEW_IN_PROGRESS" && started.elapsed() > NOT_STARTED_AFTER {
+            return Err(DeployError::NotStarted {
+                stack: stack.to_string(),
+                status,
+                seconds: started.elapsed().as_secs(),
+            });
         }
         if interrupt.requested() && !stop_handled {
             stop_handled = true;

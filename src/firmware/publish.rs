@@ -367,10 +367,10 @@ async fn iot_job(
                         .threshold_percentage(rollout.abort_threshold_percent as f64)
                         .min_number_of_executed_things(1)
                         .build()
-                        .map_err(|e| DeployError::aws("CreateJob", &e))?,
+                        .map_err(|e| DeployError::aws_build("CreateJob", &e))?,
                 )
                 .build()
-                .map_err(|e| DeployError::aws("CreateJob", &e))?,
+                .map_err(|e| DeployError::aws_build("CreateJob", &e))?,
         )
         .timeout_config(
             TimeoutConfig::builder()

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod building;
+pub mod faults;
 pub mod moto;
 pub mod proxy;
 pub mod runtime_api;

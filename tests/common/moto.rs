@@ -70,6 +70,23 @@ impl Drop for Moto {
 }
 
 impl Moto {
+    /// rmdeploy's own clients for this emulator in `region` (test credentials).
+    pub async fn clients(&self, region: &str) -> rmdeploy::aws::Clients {
+        static CREDENTIALS: std::sync::Once = std::sync::Once::new();
+        CREDENTIALS.call_once(|| {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        });
+        rmdeploy::aws::Clients::connect(
+            &rmdeploy::aws::AwsArgs {
+                aws_profile: None,
+                endpoint_url: Some(self.url.clone()),
+            },
+            region,
+        )
+        .await
+    }
+
     /// A CloudFormation client of the emulator for `region`, with the runtime it runs on.
     pub fn cloudformation(
         &self,

@@ -80,3 +80,25 @@ pub fn now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// The whole `main` of a function that reads one table, named by the variable `$table`, and hands
+/// each event to `$handle(&db, &table, payload)`.
+#[macro_export]
+macro_rules! one_table_function {
+    ($table:literal, $handle:path) => {
+        #[tokio::main(flavor = "current_thread")]
+        async fn main() -> Result<(), lambda_runtime::Error> {
+            use $crate::runtime;
+            runtime::init_logs();
+            let table = runtime::table($table)?;
+            let db = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
+            lambda_runtime::run(lambda_runtime::service_fn(
+                |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+                    let (db, table) = (db.clone(), table.clone());
+                    async move { $handle(&db, &table, event.payload).await }
+                },
+            ))
+            .await
+        }
+    };
+}

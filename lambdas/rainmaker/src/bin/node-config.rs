@@ -1,17 +1,3 @@
 //! The `node-config` function: see [`rmdeploy_lambdas::node_config`].
 
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use rmdeploy_lambdas::{node_config, runtime};
-use serde_json::Value;
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    runtime::init_logs();
-    let table = runtime::table("TABLE_NODES")?;
-    let db = aws_sdk_dynamodb::Client::new(&runtime::aws_config().await);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (db, table) = (db.clone(), table.clone());
-        async move { node_config::handle(&db, &table, event.payload).await }
-    }))
-    .await
-}
+rmdeploy_lambdas::one_table_function!("TABLE_NODES", rmdeploy_lambdas::node_config::handle);
