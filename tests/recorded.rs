@@ -698,3 +698,140 @@ async fn plan_explains_failed_states_instead_of_failing() {
         assert_eq!(plan.parameters["ArtifactsBucket"], "artifacts-bucket");
     }
 }
+
+/// What CloudFormation answers a retried call whose first attempt went through but whose answer
+/// was lost (moto answers these differently): the run carries on from what was done.
+mod retried_calls {
+    use super::*;
+    use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetError;
+    use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetError;
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError;
+    use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSetStatus, ResourceChange};
+    use aws_smithy_types::error::ErrorMetadata;
+    use rmdeploy::deploy::changeset::{self, Request, TemplateSource};
+
+    fn meta(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    fn described(execution: ExecutionStatus) -> DescribeChangeSetOutput {
+        DescribeChangeSetOutput::builder()
+            .status(ChangeSetStatus::CreateComplete)
+            .execution_status(execution)
+            .changes(
+                Change::builder()
+                    .resource_change(
+                        ResourceChange::builder()
+                            .action(ChangeAction::Add)
+                            .logical_resource_id("WebhookQueue")
+                            .resource_type("AWS::SQS::Queue")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_change_set_that_already_exists_is_this_runs_own() {
+        let create = mock!(Client::create_change_set)
+            .match_requests(|r| {
+                r.client_token().is_some() && r.client_token() == r.change_set_name()
+            })
+            .then_error(|| {
+                CreateChangeSetError::generic(meta(
+                    "AlreadyExistsException",
+                    "ChangeSet rmdeploy-1 already exists",
+                ))
+            });
+        let describe = mock!(Client::describe_change_set)
+            .then_output(|| described(ExecutionStatus::Available));
+        let clients = clients(&[&create, &describe]);
+        let request = Request {
+            stack: STACK.into(),
+            template: TemplateSource::Body("{}".into()),
+            parameters: Vec::new(),
+            kind: Kind::Update,
+            description: "test".into(),
+        };
+        let set = changeset::create(&clients, &request).await.unwrap();
+        assert_eq!(create.num_calls(), 1, "sent with its name as ClientToken");
+        assert!(set.name.starts_with("rmdeploy-"), "{}", set.name);
+        assert_eq!(set.changes.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_execution_already_under_way_is_followed() {
+        let execute = mock!(Client::execute_change_set)
+            .match_requests(|r| r.client_request_token() == Some("exec-rmdeploy-1"))
+            .then_error(|| {
+                ExecuteChangeSetError::generic(meta(
+                    "InvalidChangeSetStatus",
+                    "ChangeSet [rmdeploy-1] cannot be executed in its current execution status of [EXECUTE_IN_PROGRESS]",
+                ))
+            });
+        let describe = mock!(Client::describe_change_set)
+            .then_output(|| described(ExecutionStatus::ExecuteInProgress));
+        let stacks_now = mock!(Client::describe_stacks)
+            .sequence()
+            .output(|| stacks("UPDATE_COMPLETE"))
+            .repeatedly()
+            .build();
+        let events = mock!(Client::describe_stack_events).then_output(|| page(vec![]));
+        let clients = clients(&[&execute, &describe, &stacks_now, &events]);
+        let (_trigger, interrupt) = Interrupt::new();
+        let outcome = apply::execute(
+            &clients,
+            &change_set(Kind::Update),
+            &mut Recorder::default(),
+            &interrupt,
+        )
+        .await
+        .unwrap();
+        assert!(outcome.succeeded, "{outcome:?}");
+        assert_eq!(execute.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_execution_refused_for_another_reason_is_an_error() {
+        let execute = mock!(Client::execute_change_set).then_error(|| {
+            ExecuteChangeSetError::generic(meta(
+                "InsufficientCapabilitiesException",
+                "Requires capabilities",
+            ))
+        });
+        let describe = mock!(Client::describe_change_set)
+            .then_output(|| described(ExecutionStatus::Available));
+        let stacks_now = mock!(Client::describe_stacks).then_output(|| stacks("UPDATE_COMPLETE"));
+        let events = mock!(Client::describe_stack_events).then_output(|| page(vec![]));
+        let clients = clients(&[&execute, &describe, &stacks_now, &events]);
+        let (_trigger, interrupt) = Interrupt::new();
+        let err = apply::execute(
+            &clients,
+            &change_set(Kind::Update),
+            &mut Recorder::default(),
+            &interrupt,
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("ExecuteChangeSet failed"), "{text}");
+        assert!(text.contains("InsufficientCapabilitiesException"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_change_set_already_deleted_is_gone_as_wanted() {
+        let delete = mock!(Client::delete_change_set).then_error(|| {
+            DeleteChangeSetError::generic(meta(
+                "ChangeSetNotFound",
+                "ChangeSet [rmdeploy-1] does not exist",
+            ))
+        });
+        let clients = clients(&[&delete]);
+        changeset::discard(&clients, &change_set(Kind::Update))
+            .await
+            .unwrap();
+        assert_eq!(delete.num_calls(), 1);
+    }
+}
