@@ -128,6 +128,7 @@ def handler_times(bootstrap, moto, events, runs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
@@ -200,13 +201,20 @@ def main():
         native = platform.machine() in ("x86_64", "AMD64")
         print(f"bundled Lambdas: zip size, local cold start and handler time (median of {args.runs})")
         print(f"{'binary':<13}{'arm64 zip':>12}{'x86_64 zip':>12}{'cold start':>13}{'per event':>12}")
+        results = {}
         for b in sorted(sizes):
             cold = handler = "-"
+            results[b] = dict(sizes[b], cold_ms=None, event_ms=None)
             if native and os.path.exists(dirs[b]):
-                cold = f"{cold_start(dirs[b], url, args.runs) * 1000:.1f} ms"
+                results[b]["cold_ms"] = cold_start(dirs[b], url, args.runs) * 1000
+                cold = f"{results[b]['cold_ms']:.1f} ms"
                 if b in events:
-                    handler = f"{handler_times(dirs[b], url, events[b], args.runs) * 1000:.1f} ms"
+                    results[b]["event_ms"] = handler_times(dirs[b], url, events[b], args.runs) * 1000
+                    handler = f"{results[b]['event_ms']:.1f} ms"
             print(f"{b:<13}{sizes[b].get('arm64', 0):>12,}{sizes[b].get('x86_64', 0):>12,}{cold:>13}{handler:>12}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"runs": args.runs, "binaries": results}, f, indent=2)
         worst = max(max(v.values()) for v in sizes.values())
         print(f"goal: zip at most 2 MB ({'met' if worst <= 2_000_000 else 'MISSED: largest ' + format(worst, ',')}); "
               "cold start under 10 ms median")
