@@ -20,8 +20,9 @@ fn run(moto: Option<&Moto>, args: &[&str]) -> Run {
     building::run(cmd, args)
 }
 
-fn sample() -> PathBuf {
-    common::root().join("device-fw/sample-light-esp32c3.bin")
+/// The manifest's image: the esp-hal firmware.
+fn firmware_image() -> PathBuf {
+    common::root().join("device-fw/light-esp32c3.bin")
 }
 
 /// A copy of a shipped profile for tests: termination protection off, the shipped esp-hal image listed,
@@ -58,7 +59,7 @@ fn validate_checks_the_manifest_and_single_files() {
 
     // A corrupted copy, given as a file: its defect, exit 1.
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes = std::fs::read(sample()).unwrap();
+    let mut bytes = std::fs::read(firmware_image()).unwrap();
     bytes[0] = 0x00;
     let bad = dir.path().join("bad.bin");
     std::fs::write(&bad, &bytes).unwrap();
@@ -68,7 +69,7 @@ fn validate_checks_the_manifest_and_single_files() {
             "firmware",
             "validate",
             bad.to_str().unwrap(),
-            sample().to_str().unwrap(),
+            firmware_image().to_str().unwrap(),
         ],
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -90,7 +91,7 @@ fn validate_checks_the_manifest_and_single_files() {
 
     // A manifest that disagrees with the image: file, line and what differs.
     let manifest = dir.path().join("manifest.yaml");
-    std::fs::copy(sample(), dir.path().join("light.bin")).unwrap();
+    std::fs::copy(firmware_image(), dir.path().join("light.bin")).unwrap();
     std::fs::write(
         &manifest,
         "images:\n  - name: light\n    file: light.bin\n    chip: esp32s3\n    version: 9.9.9\n    project: light\n    rollout:\n      max_per_minute: 0\n",
@@ -180,7 +181,7 @@ fn publish_and_check(region: &str, shipped: &str) {
                 .await
                 .unwrap();
         let meta = head.metadata().unwrap();
-        let bytes = std::fs::read(sample()).unwrap();
+        let bytes = std::fs::read(firmware_image()).unwrap();
         assert_eq!(meta["sha256"], sha);
         assert_eq!(meta["fw-version"], "1.2.0");
         assert_eq!(meta["md5"], format!("{:x}", md5::compute(&bytes)));

@@ -78,6 +78,12 @@ fn cases() -> Vec<Case> {
         case("bad stack name", "stack_name: 9lives\nregion: us-east-1\n", (1, 13), "stack_name `9lives` is not allowed", "a letter"),
         case("bad stage name", format!("{HEAD}api:\n  stage_name: \"v 1\"\n"), (4, 15), "api.stage_name `v 1` is not allowed", "letters"),
         case("duplicate firmware", format!("{HEAD}firmware:\n  images:\n    - name: app\n    - name: app\n"), (6, 13), "firmware image `app` is listed twice", "once"),
+        case("zero rollout rate", format!("{HEAD}firmware:\n  images:\n    - name: app\n      max_per_minute: 0\n"), (6, 23), "firmware.images[0].max_per_minute is 0", "at least 1"),
+        case("number beyond 64 bits", format!("{HEAD}lambda:\n  memory_mb: 99999999999999999999999\n"), (4, 14), "lambda.memory_mb: 99999999999999999999999 is too large; allowed: 128 to 10240", "from 128 to 10240"),
+        case("number just beyond 64 bits", format!("{HEAD}capacity:\n  devices: 9223372036854775808\n"), (4, 12), "is too large; allowed: 1 to 9223372036854775807", "whole number"),
+        case("number far below 64 bits", format!("{HEAD}api:\n  rate_limit: -99999999999999999999999\n"), (4, 15), "api.rate_limit: -99999999999999999999999 is too small; allowed: 1 to", "whole number"),
+        case("control character", format!("{HEAD}api:\n  stage_name: a{}b\n", '\u{1}'), (4, 16), "control characters are not allowed: U+0001 here", "remove the control character"),
+        case("duplicate key", format!("{HEAD}lambda:\n  memory_mb: 256\n  memory_mb: 512\n"), (5, 3), "lambda: duplicate field `memory_mb` (first given at 4:3)", "keep `memory_mb` once"),
     ]
 }
 
@@ -175,4 +181,80 @@ fn good_profiles_fill_variant_dependent_defaults() {
         "on-demand tables have no units"
     );
     assert!(!dev.profile.termination_protection);
+}
+
+/// A file saved with a UTF-8 byte order mark (Windows Notepad) loads, and places on its first
+/// line count from the character after the mark.
+#[test]
+fn a_utf8_byte_order_mark_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("bom.yaml");
+    std::fs::write(&good, "\u{feff}stack_name: demo\nregion: eu-west-1\n").unwrap();
+    let resolved = profile::load(Some(good.to_str().unwrap()), None).unwrap();
+    assert_eq!(resolved.profile.stack_name, "demo");
+    assert_eq!(resolved.region, "eu-west-1");
+
+    let bad = dir.path().join("bad-bom.yaml");
+    std::fs::write(&bad, "\u{feff}stack_name: 9lives\nregion: eu-west-1\n").unwrap();
+    let err = profile::load(Some(bad.to_str().unwrap()), None).unwrap_err();
+    let first = &err.problems()[0];
+    assert_eq!((first.line, first.column), (1, 13), "{first}");
+}
+
+/// A file that is not UTF-8 is refused saying what it looks like and to save it as UTF-8, not
+/// that the path may be wrong.
+#[test]
+fn files_that_are_not_utf8_text_say_how_to_save_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let utf16 = dir.path().join("utf16.yaml");
+    let bytes: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(
+            "stack_name: demo\nregion: eu-west-1\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(&utf16, bytes).unwrap();
+    let path = utf16.to_str().unwrap();
+    let err = profile::load(Some(path), None).unwrap_err();
+    assert!(matches!(err, ProfileError::NotText { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("cannot read profile {path}: it is UTF-16 text, not UTF-8")
+    );
+    let help = miette::Diagnostic::help(&err).unwrap().to_string();
+    assert!(help.contains("save it as UTF-8"), "{help}");
+
+    let missing = dir.path().join("missing.yaml");
+    let err = profile::load(Some(missing.to_str().unwrap()), None).unwrap_err();
+    assert!(matches!(err, ProfileError::Read { .. }), "{err:?}");
+}
+
+/// Duplicate keys are refused where given again, in a section (serde) or a map.
+#[test]
+fn duplicate_keys_point_at_the_second_one() {
+    for (text, at, message) in [
+        (
+            format!("{HEAD}region: eu-west-1\n"),
+            (3, 1),
+            "duplicate field `region` (first given at 2:1)",
+        ),
+        (
+            format!("{HEAD}lambda:\n  concurrency_target: 1000\n  reserved_concurrency:\n    params: 10\n    params: 20\n"),
+            (7, 5),
+            "lambda.reserved_concurrency: duplicate key `params` (first given at 6:5)",
+        ),
+    ] {
+        let source = Source {
+            name: "bad.yaml".into(),
+            text,
+            shipped: None,
+        };
+        let err = profile::parse(&source).unwrap_err();
+        let first = &err.problems()[0];
+        assert_eq!((first.line, first.column), at, "{first}");
+        assert!(first.message.contains(message), "{first}");
+        assert!(first.help.as_deref().unwrap_or_default().contains("once"), "{first:?}");
+    }
 }

@@ -97,18 +97,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         ));
     }
     // Firmware the profile lists is checked before anything is deployed or uploaded.
-    let image_names: Vec<String> = resolved
-        .profile
-        .firmware
-        .images
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
-    let firmware = if image_names.is_empty() {
-        Vec::new()
-    } else {
-        super::firmware::checked_images(&resolved, None, &image_names)?
-    };
+    let firmware = super::firmware::profile_images(&resolved, None)?;
     block_on(async {
         let clients = Clients::connect(&args.aws, &resolved.region).await;
         clients.require_credentials().await?;

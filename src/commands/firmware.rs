@@ -13,7 +13,7 @@ use crate::cli::EXIT_OK;
 use crate::firmware::manifest::{self, Checked, Loaded, Manifest};
 use crate::firmware::{image, publish};
 use crate::output::{print_json, OutputFormat, Style};
-use crate::profile::Resolved;
+use crate::profile::{Issue, Resolved};
 
 /// Validate, publish and list device firmware for over-the-air updates.
 #[derive(Debug, Subcommand)]
@@ -130,13 +130,51 @@ fn validate(args: ValidateArgs, output: OutputFormat) -> miette::Result<ExitCode
         OutputFormat::Human => print_validated(&results),
     }
     if failed > 0 {
-        return Err(miette!(
-            help = "each problem is named above; fix or rebuild those images (`esptool image-info FILE` shows what an image holds)",
-            "{failed} of {} image(s) failed validation",
-            results.len()
-        ));
+        // Named here as well as in the report on stdout, which may be JSON or go to a file.
+        return Err(ValidationFailed {
+            failed,
+            total: results.len(),
+            images: results
+                .iter()
+                .filter(|r| !r.valid)
+                .map(|r| FailedImage {
+                    file: r.file.clone(),
+                    defect: match r.problems.as_slice() {
+                        [] => "failed validation".into(),
+                        [one] => one.clone(),
+                        [first, rest @ ..] => {
+                            format!("{first} (and {} more problem(s))", rest.len())
+                        }
+                    },
+                })
+                .collect(),
+        }
+        .into());
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Images that failed `firmware validate`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{failed} of {total} image(s) failed validation")]
+#[diagnostic(
+    code(rmdeploy::firmware::validate),
+    help("fix or rebuild those images (`esptool image-info FILE` shows what an image holds)")
+)]
+struct ValidationFailed {
+    failed: usize,
+    total: usize,
+    #[related]
+    images: Vec<FailedImage>,
+}
+
+/// One image that failed, with its (first) defect.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{file}: {defect}")]
+#[diagnostic(code(rmdeploy::firmware::image))]
+struct FailedImage {
+    file: String,
+    defect: String,
 }
 
 fn from_checked(c: &Checked) -> Validated {
@@ -247,6 +285,73 @@ pub fn checked_images(
     Ok(manifest::check(&loaded, Some(names))?)
 }
 
+/// The images the profile lists (`firmware.images`), checked against its manifest as `apply`
+/// checks them before deploying: each name must be in the manifest (else a located error in the
+/// profile), and each image file must pass. `manifest` overrides the profile's
+/// `firmware.manifest`. None when the profile lists none.
+pub fn profile_images(
+    resolved: &Resolved,
+    manifest: Option<&PathBuf>,
+) -> miette::Result<Vec<Checked>> {
+    let firmware = &resolved.profile.firmware;
+    if firmware.images.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = manifest_path(manifest, resolved);
+    let loaded = match manifest::load(&path) {
+        Ok(loaded) => loaded,
+        Err(manifest::FirmwareError::Read { path, source }) if manifest.is_none() => {
+            return Err(crate::profile::located(
+                &resolved.source,
+                vec![Issue::new(
+                    &["firmware", "manifest"],
+                    format!("cannot read the firmware manifest {path}: {source}"),
+                    "firmware.manifest is the manifest's path from the folder rmdeploy runs in: correct it, or remove firmware.images",
+                )],
+            )
+            .into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let known: Vec<&str> = loaded
+        .manifest
+        .images
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    let issues: Vec<Issue> = firmware
+        .images
+        .iter()
+        .enumerate()
+        .filter(|(_, image)| !known.contains(&image.name.as_str()))
+        .map(|(i, image)| {
+            let near = crate::suggest::closest(&image.name, known.iter().copied())
+                .map(|near| format!("did you mean `{near}`? "))
+                .unwrap_or_default();
+            Issue::new(
+                &["firmware", "images", &i.to_string(), "name"],
+                format!(
+                    "the firmware manifest {} has no image named `{}`",
+                    loaded.source.name, image.name
+                ),
+                format!(
+                    "{near}The manifest lists: {}",
+                    if known.is_empty() {
+                        "no image".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })
+        .collect();
+    if !issues.is_empty() {
+        return Err(crate::profile::located(&resolved.source, issues).into());
+    }
+    let names: Vec<String> = firmware.images.iter().map(|i| i.name.clone()).collect();
+    Ok(manifest::check(&loaded, Some(&names))?)
+}
+
 /// The profile's rollout limits over the manifest's, by image name.
 pub fn overrides(resolved: &Resolved) -> publish::Overrides {
     resolved
@@ -265,33 +370,19 @@ pub fn overrides(resolved: &Resolved) -> publish::Overrides {
 
 fn publish_cmd(args: PublishArgs, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
-    let names: Vec<String> = if args.images.is_empty() {
-        resolved
-            .profile
-            .firmware
-            .images
-            .iter()
-            .map(|i| i.name.clone())
-            .collect()
+    let images = if args.images.is_empty() {
+        profile_images(&resolved, args.manifest.as_ref())?
     } else {
-        args.images.clone()
+        checked_images(&resolved, args.manifest.as_ref(), &args.images)?
     };
-    if names.is_empty() {
+    if images.is_empty() {
         return Err(miette!(
             help = "name images with --image NAME, or list them in the profile's firmware.images",
             "no image to publish"
         ));
     }
-    let images = checked_images(&resolved, args.manifest.as_ref(), &names)?;
     let published = block_on(async {
-        let clients = Clients::connect(&args.aws, &resolved.region).await;
-        clients.require_credentials().await?;
-        let target = publish::target(
-            &clients,
-            &resolved.profile.stack_name,
-            resolved.profile.firmware.iot_jobs,
-        )
-        .await?;
+        let (clients, target) = connect(&args.aws, &resolved).await?;
         eprintln!(
             "publishing {} image(s) to bucket {} of stack {}",
             images.len(),
@@ -305,6 +396,22 @@ fn publish_cmd(args: PublishArgs, output: OutputFormat) -> miette::Result<ExitCo
         OutputFormat::Human => print_published(&published),
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The account's clients and where the stack keeps firmware.
+async fn connect(
+    aws: &AwsArgs,
+    resolved: &Resolved,
+) -> Result<(Clients, publish::Target), crate::deploy::DeployError> {
+    let clients = Clients::connect(aws, &resolved.region).await;
+    clients.require_credentials().await?;
+    let target = publish::target(
+        &clients,
+        &resolved.profile.stack_name,
+        resolved.profile.firmware.iot_jobs,
+    )
+    .await?;
+    Ok((clients, target))
 }
 
 pub fn print_published(published: &[publish::Published]) {
@@ -338,14 +445,7 @@ pub fn print_published(published: &[publish::Published]) {
 fn list(args: ListArgs, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     let jobs = block_on(async {
-        let clients = Clients::connect(&args.aws, &resolved.region).await;
-        clients.require_credentials().await?;
-        let target = publish::target(
-            &clients,
-            &resolved.profile.stack_name,
-            resolved.profile.firmware.iot_jobs,
-        )
-        .await?;
+        let (clients, target) = connect(&args.aws, &resolved).await?;
         publish::list(&clients, &target).await
     })?;
     match output {

@@ -62,6 +62,8 @@ struct QuotaVerdict {
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
+    // The firmware the profile lists, checked as `apply` checks it before deploying.
+    super::firmware::profile_images(&resolved, None)?;
     let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
     let plan = plan::offline(&resolved, &rendered);
     let mut verdict: Option<QuotaVerdict> = None;

@@ -1,8 +1,8 @@
 //! Change sets: what CloudFormation would do, read in full, then executed or discarded. An empty
 //! change set is "no changes", never an error, and no change set is left behind by a plan.
 
-use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::{Capability, ChangeSetStatus, ChangeSetType, Parameter};
 use serde::Serialize;
 
 use super::interrupt::Interrupt;

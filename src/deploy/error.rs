@@ -88,7 +88,9 @@ impl DeployError {
             Some(format!("the credentials in use lack the IAM permission for {operation}; grant it or use another --aws-profile"))
         } else if message.contains("ExpiredToken") || message.contains("InvalidClientTokenId") {
             Some("the credentials are expired or invalid: refresh them (for example `aws sso login`)".to_string())
-        } else if message.contains("error trying to connect") || message.contains("connection refused") {
+        } else if message.contains("error trying to connect")
+            || message.contains("connection refused")
+        {
             Some("the AWS endpoint could not be reached: check the network, the region and --endpoint-url".to_string())
         } else if message.contains("error parsing XML")
             || message.contains("has not been implemented")

@@ -130,6 +130,11 @@ pub fn chip_id(name: &str) -> Option<u16> {
     CHIPS.iter().find(|(_, n)| *n == name).map(|(id, _)| *id)
 }
 
+/// Every chip name [`chip_id`] knows, in the order of their chip ids.
+pub fn chip_names() -> impl Iterator<Item = &'static str> {
+    CHIPS.iter().map(|(_, name)| *name)
+}
+
 /// `"0 (esp32), 2 (esp32s2), ..."`, for messages.
 fn known_chips() -> String {
     CHIPS

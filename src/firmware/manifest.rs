@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::image::{self, Image};
-use crate::profile::{problems_at, yaml_problem, Issue, ProfileProblem, Source};
+use crate::profile::text::{self, NotText};
+use crate::profile::{problems_at, yaml_problem, Issue, ProfileProblem, Source, MANIFEST_CODE};
 
 /// Where the manifest is unless `--manifest` says otherwise.
 pub const DEFAULT_PATH: &str = "device-fw/manifest.yaml";
@@ -32,7 +33,8 @@ pub struct ManifestImage {
     /// The ESP32 application image, relative to the manifest's folder.
     pub file: String,
     /// The chip it runs on: esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, esp32h2,
-    /// esp32p4. Must match the image header's chip id.
+    /// esp32p4 (and the newer esp32c61, esp32h21, esp32h4, esp32e22, esp32s31). Must match the
+    /// image header's chip id.
     pub chip: String,
     /// Must match the image's app descriptor (`esp_app_desc_t.version`).
     pub version: String,
@@ -100,6 +102,15 @@ pub enum FirmwareError {
         source: std::io::Error,
     },
 
+    #[error("cannot read the firmware manifest {path}: {reason}")]
+    #[diagnostic(code(rmdeploy::firmware::encoding))]
+    NotText {
+        path: String,
+        reason: String,
+        #[help]
+        help: String,
+    },
+
     #[error("{file} is not a valid firmware manifest: {count} problem(s)")]
     #[diagnostic(
         code(rmdeploy::firmware::invalid),
@@ -145,9 +156,12 @@ pub struct Checked {
 /// Read and parse the manifest; rules are checked by [`check`].
 pub fn load(path: &Path) -> Result<Loaded, FirmwareError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| FirmwareError::Read {
-        path: name.clone(),
-        source,
+    let text = text::read(path).map_err(|e| match e {
+        text::ReadError::Io(source) => FirmwareError::Read {
+            path: name.clone(),
+            source,
+        },
+        text::ReadError::NotText(why) => not_text(&name, &why),
     })?;
     let source = Source {
         name: name.clone(),
@@ -155,7 +169,8 @@ pub fn load(path: &Path) -> Result<Loaded, FirmwareError> {
         shipped: None,
     };
     let manifest: Manifest = serde_yaml::from_str(&source.text).map_err(|e| {
-        let mut p = yaml_problem(&source, &e);
+        let mut p = yaml_problem(&source, &e, allowed_range);
+        p.code = MANIFEST_CODE;
         if p.message.contains("missing field") {
             p.help = Some("every image needs name, file, chip, version and project; `rmdeploy firmware schema` lists them".into());
         }
@@ -170,6 +185,33 @@ pub fn load(path: &Path) -> Result<Loaded, FirmwareError> {
         source,
         manifest,
     })
+}
+
+fn not_text(path: &str, why: &NotText) -> FirmwareError {
+    FirmwareError::NotText {
+        path: path.to_string(),
+        reason: why.reason(),
+        help: why.help("firmware manifest"),
+    }
+}
+
+/// The rollout limits and the largest value of each (the smallest is 1).
+const ROLLOUT_LIMITS: [(&str, i64); 4] = [
+    ("max_parallel_per_network", 10_000),
+    ("max_per_minute", 1_000),
+    ("abort_threshold_percent", 100),
+    ("timeout_minutes", 10_080),
+];
+
+/// The allowed range of a whole number of the manifest, by key path.
+fn allowed_range(path: &[&str]) -> Option<(i64, i64)> {
+    match path {
+        ["images", _, "rollout", key] => ROLLOUT_LIMITS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, max)| (1, *max)),
+        _ => None,
+    }
 }
 
 fn valid_name(s: &str) -> bool {
@@ -207,10 +249,14 @@ fn rule_issues(m: &Manifest) -> Vec<Issue> {
             ));
         }
         if image::chip_id(&img.chip).is_none() {
+            // No "did you mean": chip names differ by a character (esp32c3, esp32c6), and a
+            // near one is often another chip (esp8266).
+            let chips: Vec<&str> = image::chip_names().collect();
+            let help = format!("use one of {}", chips.join(", "));
             out.push(Issue::new(
                 &at("chip"),
                 format!("chip `{}` is not an ESP32 chip rmdeploy knows", img.chip),
-                "use one of esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, esp32h2, esp32p4",
+                help,
             ));
         }
         for (key, value) in [("version", &img.version), ("project", &img.project)] {
@@ -224,20 +270,14 @@ fn rule_issues(m: &Manifest) -> Vec<Issue> {
         }
         let rollout_at =
             |key: &'static str| -> Vec<&str> { vec!["images", index.as_str(), "rollout", key] };
-        for (key, value, max) in [
-            (
-                "max_parallel_per_network",
-                img.rollout.max_parallel_per_network,
-                10_000,
-            ),
-            ("max_per_minute", img.rollout.max_per_minute, 1_000),
-            (
-                "abort_threshold_percent",
-                img.rollout.abort_threshold_percent,
-                100,
-            ),
-            ("timeout_minutes", img.rollout.timeout_minutes, 10_080),
-        ] {
+        let r = &img.rollout;
+        let values = [
+            r.max_parallel_per_network,
+            r.max_per_minute,
+            r.abort_threshold_percent,
+            r.timeout_minutes,
+        ];
+        for ((key, max), value) in ROLLOUT_LIMITS.into_iter().zip(values) {
             if !(1..=max).contains(&value) {
                 out.push(Issue::new(
                     &rollout_at(key),
@@ -362,7 +402,10 @@ pub fn check(loaded: &Loaded, names: Option<&[String]>) -> Result<Vec<Checked>, 
     if issues.is_empty() {
         return Ok(checked);
     }
-    let problems = problems_at(&loaded.source, issues);
+    let mut problems = problems_at(&loaded.source, issues);
+    for p in &mut problems {
+        p.code = MANIFEST_CODE;
+    }
     Err(FirmwareError::Invalid {
         file: loaded.source.name.clone(),
         count: problems.len(),

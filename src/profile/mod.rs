@@ -6,14 +6,16 @@ pub mod error;
 pub mod locate;
 pub mod model;
 pub mod regions;
+pub mod text;
 mod validate;
 
 use std::path::Path;
 
 use miette::{NamedSource, SourceSpan};
 
-pub use error::{ProfileError, ProfileProblem};
+pub use error::{ProfileError, ProfileProblem, MANIFEST_CODE, PROFILE_CODE};
 pub use model::*;
+pub use validate::{allowed_range, display_path};
 
 /// A profile's text and where it came from.
 #[derive(Debug, Clone)]
@@ -54,10 +56,17 @@ pub fn select(selection: Option<&str>, region_flag: Option<&str>) -> Result<Sour
         || name.ends_with(".yaml")
         || name.ends_with(".yml");
     if looks_like_path || (embedded::get(name).is_none() && Path::new(name).is_file()) {
-        let text = std::fs::read_to_string(name).map_err(|source| ProfileError::Read {
-            path: name.to_string(),
-            shipped: shipped(),
-            source,
+        let text = text::read(Path::new(name)).map_err(|e| match e {
+            text::ReadError::Io(source) => ProfileError::Read {
+                path: name.to_string(),
+                shipped: shipped(),
+                source,
+            },
+            text::ReadError::NotText(why) => ProfileError::NotText {
+                path: name.to_string(),
+                reason: why.reason(),
+                help: why.help("profile"),
+            },
         })?;
         return Ok(Source {
             name: name.to_string(),
@@ -122,8 +131,49 @@ pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
             )],
         ));
     }
-    serde_yaml::from_str::<Profile>(&source.text)
-        .map_err(|e| invalid(source, vec![yaml_problem(source, &e)]))
+    let profile = serde_yaml::from_str::<Profile>(&source.text)
+        .map_err(|e| invalid(source, vec![yaml_problem(source, &e, allowed_range)]))?;
+    // A key given twice in a map (`lambda.reserved_concurrency`, `dynamodb.tables`) would
+    // silently take the last value; twice in a section, serde_yaml refuses it above.
+    let duplicates = duplicate_problems(source);
+    if !duplicates.is_empty() {
+        return Err(invalid(source, duplicates));
+    }
+    Ok(profile)
+}
+
+/// Every key given twice in one mapping of a YAML file, at its second place.
+pub(crate) fn duplicate_problems(source: &Source) -> Vec<ProfileProblem> {
+    locate::duplicates(&source.text)
+        .into_iter()
+        .map(|d| {
+            let path: Vec<&str> = d.path.iter().map(String::as_str).collect();
+            let at = if path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", display_path(&path))
+            };
+            duplicate_problem(source, &format!("{at}duplicate key `{}`", d.key), &d)
+        })
+        .collect()
+}
+
+/// A key given again, at its second place, naming the first.
+fn duplicate_problem(source: &Source, message: &str, d: &locate::Duplicate) -> ProfileProblem {
+    problem(
+        source,
+        d.again.line,
+        d.again.column,
+        d.again.offset,
+        format!(
+            "{message} (first given at {}:{})",
+            d.first.line, d.first.column
+        ),
+        Some(format!(
+            "keep `{}` once: remove this one or the one at {}:{}",
+            d.key, d.first.line, d.first.column
+        )),
+    )
 }
 
 /// serde_yaml appends "at line N column M" (sometimes twice); the problem line names the place.
@@ -249,7 +299,8 @@ pub fn resolve(
     })
 }
 
-fn located(source: &Source, issues: Vec<Issue>) -> ProfileError {
+/// Issues of a profile, placed at their line and column.
+pub(crate) fn located(source: &Source, issues: Vec<Issue>) -> ProfileError {
     invalid(source, problems_at(source, issues))
 }
 
@@ -273,14 +324,119 @@ pub(crate) fn problems_at(source: &Source, issues: Vec<Issue>) -> Vec<ProfilePro
 }
 
 /// A YAML or type error of any YAML file, at its place, with a help that says what to do.
-pub(crate) fn yaml_problem(source: &Source, e: &serde_yaml::Error) -> ProfileProblem {
+/// `ranges` gives the allowed range of a whole number by its key path (see [`allowed_range`]),
+/// for a number too large to read.
+pub(crate) fn yaml_problem(
+    source: &Source,
+    e: &serde_yaml::Error,
+    ranges: fn(&[&str]) -> Option<(i64, i64)>,
+) -> ProfileProblem {
     let (line, column, offset) = e
         .location()
         .map(|l| (l.line(), l.column(), l.index()))
         .unwrap_or((1, 1, 0));
     let message = strip_locations(&e.to_string());
+    // Errors of libyaml's reader (a control character) name a byte offset, and are placed at
+    // the start of the file.
+    if let Some((what, at)) = at_byte(&message).filter(|_| (line, column) == (1, 1)) {
+        let pos = locate::position_at(&source.text, at);
+        let found = source.text[pos.offset..].chars().next();
+        let (message, help) = match found {
+            Some(c) if what.starts_with("control characters") => (
+                format!("{what}: U+{:04X} here", u32::from(c)),
+                "remove the control character; a YAML file is plain text (retype the value, or save the file as plain UTF-8 text)".to_string(),
+            ),
+            _ => (what.to_string(), yaml_error_help(what)),
+        };
+        return problem(
+            source,
+            pos.line,
+            pos.column,
+            pos.offset,
+            message,
+            Some(help),
+        );
+    }
+    // serde_yaml places a duplicate field at its mapping; point at the key given again.
+    if let Some(key) = message
+        .split("duplicate field `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+    {
+        if let Some(d) = locate::duplicate_of(&source.text, key, line, column) {
+            return duplicate_problem(source, &message, &d);
+        }
+        let help = format!("keep `{key}` once: remove one of the keys");
+        return problem(source, line, column, offset, message, Some(help));
+    }
+    if let Some((message, help)) = out_of_range(&message, ranges) {
+        return problem(source, line, column, offset, message, Some(help));
+    }
     let help = yaml_error_help(&message);
     problem(source, line, column, offset, message, Some(help))
+}
+
+/// A reader error's text and byte offset: `control characters are not allowed at position 55`.
+fn at_byte(message: &str) -> Option<(&str, usize)> {
+    let (what, at) = message.rsplit_once(" at position ")?;
+    Some((what, at.trim().parse().ok()?))
+}
+
+/// The whole-number types serde_yaml names, and their ranges.
+const INTEGER_TYPES: &[(&str, i128, i128)] = &[
+    ("i8", i8::MIN as i128, i8::MAX as i128),
+    ("i16", i16::MIN as i128, i16::MAX as i128),
+    ("i32", i32::MIN as i128, i32::MAX as i128),
+    ("i64", i64::MIN as i128, i64::MAX as i128),
+    ("u8", 0, u8::MAX as i128),
+    ("u16", 0, u16::MAX as i128),
+    ("u32", 0, u32::MAX as i128),
+    ("u64", 0, u64::MAX as i128),
+];
+
+/// A whole number outside what its key's type holds (`invalid type: integer
+/// `99999999999999999999999` as u128, expected i64`): the message and help, saying it is too
+/// large or too small and what is allowed (the key's own range when `ranges` knows it).
+fn out_of_range(
+    message: &str,
+    ranges: fn(&[&str]) -> Option<(i64, i64)>,
+) -> Option<(String, String)> {
+    let (path, rest) = match message.split_once(": invalid ") {
+        Some((path, rest)) => (path, rest),
+        None => ("", message.strip_prefix("invalid ")?),
+    };
+    let rest = rest
+        .strip_prefix("type: integer `")
+        .or_else(|| rest.strip_prefix("value: integer `"))?;
+    let (number, rest) = rest.split_once('`')?;
+    let expected = rest.rsplit("expected ").next()?.trim();
+    let (_, type_min, type_max) = INTEGER_TYPES.iter().find(|(t, ..)| *t == expected)?;
+    let too_large = match number.parse::<i128>() {
+        Ok(n) if n > *type_max => true,
+        Ok(n) if n < *type_min => false,
+        Ok(_) => return None,
+        // Beyond i128: only u128 values are written.
+        Err(_) => !number.starts_with('-'),
+    };
+    let keys: Vec<&str> = path
+        .split(['.', '['])
+        .map(|k| k.trim_end_matches(']'))
+        .filter(|k| !k.is_empty())
+        .collect();
+    let (min, max) = ranges(&keys)
+        .map(|(min, max)| (i128::from(min), i128::from(max)))
+        .unwrap_or((*type_min, *type_max));
+    let (min, max) = (min.max(*type_min), max.min(*type_max));
+    let size = if too_large { "too large" } else { "too small" };
+    let at = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    Some((
+        format!("{at}{number} is {size}; allowed: {min} to {max}"),
+        format!("write a whole number from {min} to {max}"),
+    ))
 }
 
 fn invalid(source: &Source, problems: Vec<ProfileProblem>) -> ProfileError {
@@ -312,5 +468,6 @@ fn problem(
         help,
         source_code: NamedSource::new(source.name.clone(), source.text.clone()),
         span: SourceSpan::new(offset.into(), len),
+        code: PROFILE_CODE,
     }
 }

@@ -40,24 +40,77 @@ fn stack_name(p: &Profile, out: &mut Vec<Issue>) {
     }
 }
 
-fn range(out: &mut Vec<Issue>, path: &[&str], value: i64, min: i64, max: i64, hint: &str) {
-    if value < min || value > max {
-        out.push(Issue::new(
-            path,
-            format!("{} is {value}; allowed: {min} to {max}", path.join(".")),
-            hint,
-        ));
-    }
+/// The whole numbers with a range, by key path: `*` stands for any key or index. The checks
+/// below and the message for a number too large to read ([`allowed_range`]) share it.
+const RANGES: &[(&[&str], i64, i64)] = &[
+    (&["lambda", "concurrency_target"], 1, 100_000),
+    (&["lambda", "memory_mb"], 128, 10_240),
+    (&["lambda", "timeout_seconds"], 1, 900),
+    (&["lambda", "reserved_concurrency", "*"], 1, i64::MAX),
+    (&["dynamodb", "default", "read_units"], 1, i64::MAX),
+    (&["dynamodb", "default", "write_units"], 1, i64::MAX),
+    (&["dynamodb", "default", "min_read_units"], 1, i64::MAX),
+    (&["dynamodb", "default", "min_write_units"], 1, i64::MAX),
+    (&["dynamodb", "default", "target_utilization"], 20, 90),
+    (&["dynamodb", "tables", "*", "read_units"], 1, i64::MAX),
+    (&["dynamodb", "tables", "*", "write_units"], 1, i64::MAX),
+    (&["dynamodb", "tables", "*", "min_read_units"], 1, i64::MAX),
+    (&["dynamodb", "tables", "*", "min_write_units"], 1, i64::MAX),
+    (&["dynamodb", "tables", "*", "target_utilization"], 20, 90),
+    (&["capacity", "devices"], 1, i64::MAX),
+    (&["capacity", "messages_per_device_per_day"], 1, i64::MAX),
+    (&["api", "rate_limit"], 1, i64::MAX),
+    (&["api", "burst_limit"], 1, i64::MAX),
+    (
+        &["firmware", "images", "*", "max_parallel_per_network"],
+        1,
+        i64::MAX,
+    ),
+    (&["firmware", "images", "*", "max_per_minute"], 1, i64::MAX),
+];
+
+/// The smallest and largest value allowed at a key path, for the keys with a range (the log
+/// retention, one of a list, has none: see [`RETENTION_DAYS`]).
+pub fn allowed_range(path: &[&str]) -> Option<(i64, i64)> {
+    RANGES
+        .iter()
+        .find(|(pattern, ..)| {
+            pattern.len() == path.len()
+                && pattern.iter().zip(path).all(|(p, k)| *p == "*" || p == k)
+        })
+        .map(|(_, min, max)| (*min, *max))
 }
 
-fn positive(out: &mut Vec<Issue>, path: &[&str], value: i64, hint: &str) {
-    if value < 1 {
+/// A key path as messages show it: `firmware.images[0].max_per_minute`.
+pub fn display_path(path: &[&str]) -> String {
+    let mut out = String::new();
+    for key in path {
+        if !out.is_empty() && key.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{key}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+        }
+    }
+    out
+}
+
+/// The range check of a whole number, with the range of [`RANGES`].
+fn bounded(out: &mut Vec<Issue>, path: &[&str], value: i64, hint: &str) {
+    let range = allowed_range(path);
+    debug_assert!(range.is_some(), "{path:?} has no range in RANGES");
+    let (min, max) = range.unwrap_or((1, i64::MAX));
+    if value < min || value > max {
+        let allowed = if max == i64::MAX {
+            format!("it must be a whole number of at least {min}")
+        } else {
+            format!("allowed: {min} to {max}")
+        };
         out.push(Issue::new(
             path,
-            format!(
-                "{} is {value}; it must be a whole number of at least 1",
-                path.join(".")
-            ),
+            format!("{} is {value}; {allowed}", display_path(path)),
             hint,
         ));
     }
@@ -65,28 +118,22 @@ fn positive(out: &mut Vec<Issue>, path: &[&str], value: i64, hint: &str) {
 
 fn lambda(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
     let l = &p.lambda;
-    range(
+    bounded(
         out,
         &["lambda", "concurrency_target"],
         l.concurrency_target,
-        1,
-        100_000,
         "set the account concurrency you plan for; ESP RainMaker recommends 1000",
     );
-    range(
+    bounded(
         out,
         &["lambda", "memory_mb"],
         l.memory_mb,
-        128,
-        10_240,
         "Lambda memory is 128 to 10240 MB; 256 suits the bundled functions",
     );
-    range(
+    bounded(
         out,
         &["lambda", "timeout_seconds"],
         l.timeout_seconds,
-        1,
-        900,
         "Lambda timeouts are 1 to 900 seconds; 30 suits the bundled functions",
     );
     if !RETENTION_DAYS.contains(&l.log_retention_days) {
@@ -106,7 +153,7 @@ fn lambda(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
         let spec = catalog::function(*key);
         let name = serde_yaml::to_string(key).unwrap_or_default();
         let name = name.trim();
-        positive(
+        bounded(
             out,
             &["lambda", "reserved_concurrency", name],
             *n,
@@ -167,7 +214,7 @@ fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
     ];
     for (key, value) in set {
         if let Some(v) = value {
-            positive(out, &path(key), v, units_hint);
+            bounded(out, &path(key), v, units_hint);
         }
     }
     let unused: &[&str] = match c.mode {
@@ -216,12 +263,10 @@ fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
             }
         }
         if let Some(t) = c.target_utilization {
-            range(
+            bounded(
                 out,
                 &path("target_utilization"),
                 t,
-                20,
-                90,
                 "DynamoDB auto scaling targets 20 to 90 percent; 70 is usual",
             );
         }
@@ -230,13 +275,13 @@ fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
 
 fn capacity(p: &Profile, out: &mut Vec<Issue>) {
     let c = &p.capacity;
-    positive(
+    bounded(
         out,
         &["capacity", "devices"],
         c.devices,
         "the number of devices you expect online at once",
     );
-    positive(
+    bounded(
         out,
         &["capacity", "messages_per_device_per_day"],
         c.messages_per_device_per_day,
@@ -268,13 +313,13 @@ fn api(p: &Profile, out: &mut Vec<Issue>) {
             "use letters, digits, hyphens and underscores, for example `live`",
         ));
     }
-    positive(
+    bounded(
         out,
         &["api", "rate_limit"],
         a.rate_limit,
         "requests per second, for example 1000",
     );
-    positive(
+    bounded(
         out,
         &["api", "burst_limit"],
         a.burst_limit,
@@ -380,7 +425,7 @@ fn https_url(out: &mut Vec<Issue>, path: &[&str], url: &str) {
     if !ok {
         out.push(Issue::new(
             path,
-            format!("{} `{url}` is not an https URL", path.join(".")),
+            format!("{} `{url}` is not an https URL", display_path(path)),
             "write the full URL, starting with https://",
         ));
     }
@@ -410,9 +455,9 @@ fn firmware(p: &Profile, out: &mut Vec<Issue>) {
             ("max_per_minute", image.max_per_minute),
         ] {
             if let Some(v) = v {
-                positive(
+                bounded(
                     out,
-                    &["firmware", "images", key],
+                    &at(key),
                     v,
                     "rollout limits are whole numbers of at least 1",
                 );
@@ -459,4 +504,33 @@ pub fn warnings(p: &Profile, variant: Variant, identity: IdentityProvider) -> Ve
         w.push("AWS China: API Gateway APIs that are not IAM-authenticated, and custom domains, need an ICP recordal before they serve traffic; the user API here uses an OAuth2 authorizer, so file one for this account".into());
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_show_indexes_in_brackets() {
+        assert_eq!(
+            display_path(&["firmware", "images", "0", "max_per_minute"]),
+            "firmware.images[0].max_per_minute"
+        );
+        assert_eq!(display_path(&["lambda", "memory_mb"]), "lambda.memory_mb");
+    }
+
+    #[test]
+    fn ranges_match_any_key_for_a_star() {
+        assert_eq!(allowed_range(&["lambda", "memory_mb"]), Some((128, 10_240)));
+        assert_eq!(
+            allowed_range(&["dynamodb", "tables", "nodes", "target_utilization"]),
+            Some((20, 90))
+        );
+        assert_eq!(
+            allowed_range(&["firmware", "images", "3", "max_per_minute"]),
+            Some((1, i64::MAX))
+        );
+        assert_eq!(allowed_range(&["lambda", "log_retention_days"]), None);
+        assert_eq!(allowed_range(&["capacity"]), None);
+    }
 }
