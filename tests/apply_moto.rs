@@ -344,26 +344,12 @@ fn leftovers_of_killed_runs_are_cleaned_up_before_deploying() {
 #[test]
 fn ctrl_c_before_execution_stops_cleanly_and_twice_leaves_at_once() {
     use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     let moto = Moto::start();
     let _build = building::build_lock();
     let run = |presses: usize| {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"));
-        cmd.env_clear()
-            .env("HOME", std::env::var("HOME").unwrap())
-            .env("PATH", common::lambda_build_path())
-            .env(
-                "RMDEPLOY_LAMBDA_TARGET",
-                rmdeploy::commands::build::target_dir(None),
-            )
-            .env("NO_COLOR", "1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &moto.url)
-            .env("AWS_CONFIG_FILE", "/nonexistent/config")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-            .args(["apply", "-p", "dev", "--yes", "--skip-quota-check"])
+        let mut cmd = moto.process();
+        cmd.args(["apply", "-p", "dev", "--yes", "--skip-quota-check"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();

@@ -535,20 +535,8 @@ fn killed_at_random_points_the_next_apply_completes() {
 /// Start an apply, send `signal` after `after`, return its exit code (None: killed).
 fn kill_apply(env: &Env, profile: &str, signal: &str, after: Duration) -> Option<i32> {
     let _build = building::build_lock();
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"));
-    cmd.env_clear()
-        .env("HOME", std::env::var("HOME").unwrap())
-        .env("PATH", common::lambda_build_path())
-        .env(
-            "RMDEPLOY_LAMBDA_TARGET",
-            rmdeploy::commands::build::target_dir(None),
-        )
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", &env.moto.url)
-        .env("RMDEPLOY_POLL_MS", "20")
-        .env("NO_COLOR", "1")
+    let mut cmd = env.moto.process();
+    cmd.env("RMDEPLOY_POLL_MS", "20")
         .args(apply(profile))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());

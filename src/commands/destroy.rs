@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::common::{block_on, confirm, ctrl_c, Answer, LastSeen, ProfileArgs, TemplateArgs};
 use super::progress::Progress;
 use crate::aws::{AwsArgs, Clients};
-use crate::cli::{EXIT_INTERRUPTED, EXIT_OK};
+use crate::cli::{EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
 use crate::deploy::state::{self, State};
 use crate::deploy::{outputs, stacks, DeployError};
 use crate::output::{print_json, OutputFormat, Style};
@@ -74,7 +74,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             retained: Vec::new(),
         };
         if inspection.state == State::Missing {
-            return Ok::<_, miette::Report>(Some(report));
+            return Ok::<_, miette::Report>(Ok(report));
         }
         if inspection.termination_protection() && !args.disable_termination_protection {
             return Err(DeployError::StackState {
@@ -116,9 +116,13 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             );
             match confirm(&question, &interrupt).await {
                 Answer::Yes => {}
-                Answer::No | Answer::Interrupted => {
+                Answer::No => {
+                    eprintln!("not deleted");
+                    return Ok(Err(EXIT_ERROR));
+                }
+                Answer::Interrupted => {
                     eprintln!("nothing was deleted");
-                    return Ok(None);
+                    return Ok(Err(EXIT_INTERRUPTED));
                 }
                 Answer::NoTerminal => {
                     return Err(miette!(
@@ -157,10 +161,12 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         }
         report.action = "deleted";
         report.status = outcome.status;
-        Ok(Some(report))
+        Ok(Ok(report))
     })?;
-    let Some(report) = report else {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    // Declined: 1, as when apply is declined; stopped with Ctrl-C: 130.
+    let report = match report {
+        Ok(report) => report,
+        Err(code) => return Ok(ExitCode::from(code)),
     };
     match output {
         OutputFormat::Json => print_json(&report),

@@ -269,10 +269,7 @@ fn print_human(plan: &OfflinePlan, list: bool) {
         "  region {} · variant {} (partition {}) · Lambda {} · identity {}",
         plan.region, plan.variant, plan.partition, plan.architecture, plan.identity
     );
-    println!(
-        "  {}",
-        s.dim("offline: rendered and checked here; no AWS account was read")
-    );
+    println!("  {}", s.dim("rendered and checked here, without AWS"));
     println!();
     println!(
         "{} {} (CloudFormation allows {})",

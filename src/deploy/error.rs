@@ -88,9 +88,7 @@ impl DeployError {
             Some(format!("the credentials in use lack the IAM permission for {operation}; grant it or use another --aws-profile"))
         } else if message.contains("ExpiredToken") || message.contains("InvalidClientTokenId") {
             Some("the credentials are expired or invalid: refresh them (for example `aws sso login`)".to_string())
-        } else if message.contains("error trying to connect")
-            || message.contains("connection refused")
-        {
+        } else if unreachable(&message) {
             Some("the AWS endpoint could not be reached: check the network, the region and --endpoint-url".to_string())
         } else if message.contains("error parsing XML")
             || message.contains("has not been implemented")
@@ -113,6 +111,20 @@ impl DeployError {
     }
 }
 
+/// The endpoint could not be reached at all (no answer to the connection).
+fn unreachable(message: &str) -> bool {
+    let m = message.to_lowercase();
+    [
+        "error trying to connect",
+        "connection refused",
+        "tcp connect error",
+        "dns error",
+        "failed to lookup address",
+    ]
+    .iter()
+    .any(|t| m.contains(t))
+}
+
 /// Errors that retrying later may cure: throttling, server errors, timeouts, lost connections.
 fn transient(message: &str) -> bool {
     [
@@ -131,4 +143,54 @@ fn transient(message: &str) -> bool {
     ]
     .iter()
     .any(|t| message.contains(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn help_of(message: &str) -> String {
+        match DeployError::aws_message("DescribeStacks", message.to_string()) {
+            DeployError::Aws { help, .. } => help.unwrap_or_default(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn helps_say_what_to_do_for_each_kind_of_failure() {
+        let cases = [
+            (
+                "dispatch failure: io error: tcp connect error: Connection refused (os error 111)",
+                "could not be reached",
+            ),
+            (
+                "dispatch failure: io error: dns error: failed to lookup address information",
+                "could not be reached",
+            ),
+            ("ThrottlingException: Rate exceeded", "AWS_MAX_ATTEMPTS"),
+            (
+                "dispatch failure: timeout: HTTP read timeout occurred after 3s",
+                "AWS_MAX_ATTEMPTS",
+            ),
+            (
+                "AccessDenied: User is not authorized",
+                "IAM permission for DescribeStacks",
+            ),
+            (
+                "ExpiredToken: The security token included in the request is expired",
+                "refresh them",
+            ),
+        ];
+        for (message, wanted) in cases {
+            assert!(
+                help_of(message).contains(wanted),
+                "{message}: {}",
+                help_of(message)
+            );
+        }
+        assert_eq!(
+            help_of("ValidationError: Stack with id x does not exist"),
+            ""
+        );
+    }
 }

@@ -70,6 +70,28 @@ impl Drop for Moto {
 }
 
 impl Moto {
+    /// The rmdeploy binary as a plain process (for signals), its environment cleared but for
+    /// what a build and this emulator need: HOME, PATH with the Lambda tools, the shared Lambda
+    /// target folder, test credentials and the endpoint.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("rmdeploy"));
+        cmd.env_clear()
+            .env("HOME", std::env::var("HOME").unwrap())
+            .env("PATH", super::lambda_build_path())
+            .env(
+                "RMDEPLOY_LAMBDA_TARGET",
+                rmdeploy::commands::build::target_dir(None),
+            )
+            .env("NO_COLOR", "1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_CONFIG_FILE", "/nonexistent/config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials");
+        cmd
+    }
+
     /// rmdeploy's own clients for this emulator in `region` (test credentials).
     pub async fn clients(&self, region: &str) -> rmdeploy::aws::Clients {
         static CREDENTIALS: std::sync::Once = std::sync::Once::new();
