@@ -124,10 +124,11 @@ impl FaultProxy {
     }
 }
 
-struct Request {
-    line: String,
-    headers: Vec<String>,
-    body: Vec<u8>,
+/// One HTTP request as read off the connection (`Connection` headers dropped).
+pub struct Request {
+    pub line: String,
+    pub headers: Vec<String>,
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -195,7 +196,7 @@ impl Request {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Request> {
+pub fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Request> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut headers = Vec::new();
@@ -226,7 +227,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Request> {
     })
 }
 
-fn forward(req: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
+/// Send `req` to `upstream` (`host:port`) with `Connection: close`; the whole answer.
+pub fn forward(req: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(req.line.as_bytes())?;
     for h in &req.headers {

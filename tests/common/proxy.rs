@@ -2,9 +2,11 @@
 //! body) and passes it on unchanged: what a handler sent where moto keeps no readable trace
 //! (IoT data-plane publishes).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+
+use super::faults::{forward, read_request};
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -42,54 +44,16 @@ impl Proxy {
     }
 }
 
-/// One request per connection: read it, record it, send it upstream with `Connection: close`,
-/// copy the answer back.
+/// One request per connection: read it, record it, send it upstream, copy the answer back.
 fn serve(stream: TcpStream, upstream: &str, log: &Mutex<Vec<Recorded>>) -> std::io::Result<()> {
     let mut client = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let line = line.trim_end().to_string();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-            if name.eq_ignore_ascii_case("connection") {
-                continue;
-            }
-        }
-        headers.push(line);
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
-    );
+    let req = read_request(&mut BufReader::new(stream))?;
+    let mut parts = req.line.split_whitespace();
     log.lock().unwrap().push(Recorded {
-        method,
-        path,
-        body: body.clone(),
+        method: parts.next().unwrap_or("").to_string(),
+        path: parts.next().unwrap_or("").to_string(),
+        body: req.body.clone(),
     });
-
-    let mut up = TcpStream::connect(upstream)?;
-    up.write_all(request_line.as_bytes())?;
-    for h in &headers {
-        up.write_all(format!("{h}\r\n").as_bytes())?;
-    }
-    up.write_all(b"Connection: close\r\n\r\n")?;
-    up.write_all(&body)?;
-    let mut answer = Vec::new();
-    up.read_to_end(&mut answer)?;
-    client.write_all(&answer)?;
+    client.write_all(&forward(&req, upstream)?)?;
     client.shutdown(std::net::Shutdown::Both)
 }
