@@ -8,6 +8,7 @@ pub mod aws;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod cost;
 pub mod deploy;
 pub mod firmware;
 pub mod output;

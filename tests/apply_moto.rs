@@ -51,6 +51,10 @@ fn create_no_op_update_and_destroy() {
     assert!(artifacts.iter().all(|a| a["uploaded"] == true));
     let total = created["changes"].as_array().unwrap().len();
     assert!(total > 50, "{total}");
+    // A new stack costs nothing before; after, what `rmdeploy cost -p dev` says.
+    assert_eq!(created["cost"]["before"], Value::Null);
+    let after = created["cost"]["after"].as_f64().unwrap();
+    assert!(after > 1.0 && after < 100.0, "{after}");
     assert_eq!(created["termination_protection"], false, "dev has it off");
     assert!(output(&created, "ApiUrl").starts_with("https://"));
     assert!(output(&created, "ApiUrl").ends_with(".amazonaws.com/dev"));
@@ -98,6 +102,12 @@ fn create_no_op_update_and_destroy() {
         "the plan is shown first: {}",
         refused.stdout
     );
+    assert!(
+        refused.stdout.contains("Estimated cost: $")
+            && refused.stdout.contains(" a month before, $"),
+        "the change set shows the cost before and after: {}",
+        refused.stdout
+    );
     assert_eq!(
         moto.leftovers("us-east-1").1,
         0,
@@ -112,6 +122,10 @@ fn create_no_op_update_and_destroy() {
     .json();
     assert_eq!(updated["action"], "updated");
     assert_eq!(updated["status"], "UPDATE_COMPLETE");
+    // Before: the deployed template priced the same way; the webhooks queue's polling adds cost.
+    let before = updated["cost"]["before"].as_f64().unwrap();
+    assert!((before - after).abs() < 1e-6, "{before} vs {after}");
+    assert!(updated["cost"]["after"].as_f64().unwrap() > before);
     let changes = updated["changes"].as_array().unwrap();
     assert!(!changes.is_empty());
     assert!(

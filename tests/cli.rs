@@ -20,7 +20,7 @@ fn help_lists_the_commands_and_exit_codes() {
         .stdout(predicate::str::contains("render"))
         .stdout(predicate::str::contains("profile"))
         .stdout(predicate::str::contains(
-            "Exit status: 0 success; 1 error; 2 changes present",
+            "Exit status: 0 success; 1 error; 2 attention: changes present",
         ))
         .stdout(predicate::str::contains("130 stopped with Ctrl-C"));
     for (command, texts) in [
@@ -391,10 +391,17 @@ fn quota_check_offline_lists_requirements_and_what_it_would_read() {
         ids.contains(&"Q013"),
         "Cognito is checked in global regions"
     );
-    let q005 = reqs.iter().find(|r| r["id"] == "Q005").unwrap();
-    assert_eq!(
-        q005["required"], 360000.0,
-        "eight 40,000-unit tables and one index"
+    assert!(
+        reqs.iter().all(|r| r["id"] != "Q005" && r["id"] != "Q006"),
+        "every table is on demand: no account-level DynamoDB check"
+    );
+    let q004 = reqs.iter().find(|r| r["id"] == "Q004").unwrap();
+    assert!(
+        q004["why"]
+            .as_str()
+            .unwrap()
+            .contains("node_params, on demand, peak need"),
+        "{q004}"
     );
     let reads: Vec<&str> = out["reads"]
         .as_array()
@@ -422,4 +429,238 @@ fn quota_check_offline_lists_requirements_and_what_it_would_read() {
         ))
         .stdout(predicate::str::contains("A live check reads:"))
         .stderr(predicate::str::contains("no AWS account is configured"));
+}
+
+/// The command lines of README.md and docs/*.md: in code blocks or indented, starting with
+/// `rmdeploy ` (or `$ rmdeploy `, or `cargo run --release -- `), without comments, pipes and
+/// redirections. Each with its file and line.
+fn documented_command_lines() -> Vec<(String, Vec<String>)> {
+    let root = common::root();
+    let mut files = vec![root.join("README.md")];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let name = file.strip_prefix(root).unwrap().display().to_string();
+        let mut fenced = false;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            if !(fenced || line.starts_with("    ")) {
+                continue;
+            }
+            let t = t.strip_prefix("$ ").unwrap_or(t);
+            let Some(rest) = t
+                .strip_prefix("rmdeploy ")
+                .or_else(|| t.strip_prefix("cargo run --release -- "))
+            else {
+                continue;
+            };
+            let rest = [" #", " |", " >", " 2>", " &&", " <"]
+                .iter()
+                .fold(rest, |r, cut| r.split(cut).next().unwrap());
+            let words: Vec<String> = rest
+                .split_whitespace()
+                .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_string())
+                .collect();
+            // A synopsis (`rmdeploy [-o ...] <command>`) or a table heading is not a command.
+            if fenced && line.starts_with(' ') || words.first().is_some_and(|w| w.starts_with('['))
+            {
+                continue;
+            }
+            out.push((format!("{name}:{}", i + 1), words));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_line_in_the_docs_parses() {
+    use clap::Parser;
+    let lines = documented_command_lines();
+    assert!(lines.len() > 40, "only {} command lines found", lines.len());
+    let mut broken = Vec::new();
+    for (at, words) in &lines {
+        let argv = std::iter::once("rmdeploy".to_string()).chain(words.iter().cloned());
+        if let Err(e) = rmdeploy::cli::Cli::try_parse_from(argv) {
+            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+            if !matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                broken.push(format!("{at}: rmdeploy {}: {}", words.join(" "), e.kind()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "documented commands that no longer parse:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn every_offline_command_line_in_the_docs_runs() {
+    // Commands that need no account and no file of the reader's, outside troubleshooting.md
+    // (whose examples fail on purpose).
+    let offline = |w: &[String]| {
+        let first = w.first().map(String::as_str);
+        let names_a_file = w.iter().any(|a| a.contains('/') || a.ends_with(".yaml"));
+        let shipped_profile = w.windows(2).all(|p| {
+            !(p[0] == "-p" || p[0] == "--profile")
+                || ["global", "china", "dev"].contains(&p[1].as_str())
+        });
+        !names_a_file
+            && shipped_profile
+            && match first {
+                Some("plan") => w.iter().any(|a| a == "--offline"),
+                Some("quota-check") => w.iter().any(|a| a == "--offline"),
+                Some("cost") | Some("render") => !w.iter().any(|a| a == "--out"),
+                Some("profile") => true,
+                _ => false,
+            }
+    };
+    let mut ran = 0;
+    for (at, words) in documented_command_lines() {
+        if at.starts_with("docs/troubleshooting.md") || !offline(&words) {
+            continue;
+        }
+        let out = rmdeploy().args(&words).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{at}: rmdeploy {} exited {:?}: {}",
+            words.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 10, "only {ran} offline command lines ran");
+}
+
+#[test]
+fn plan_and_cost_show_the_estimate_and_stop_over_the_budget() {
+    let plan = json_stdout(&["plan", "--offline", "-o", "json"]);
+    let monthly = plan["cost"]["monthly"].as_f64().unwrap();
+    assert_eq!(plan["cost"]["currency"], "USD");
+    assert!(monthly > 1_000.0 && monthly < 100_000.0, "{monthly}");
+    rmdeploy()
+        .args(["plan", "--offline"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Estimated cost: $"))
+        .stdout(predicate::str::contains("per device a year"))
+        .stdout(predicate::str::contains("assumptions"));
+    let china = json_stdout(&["cost", "-p", "china", "-o", "json"]);
+    assert_eq!(china["currency"], "CNY");
+
+    let dir = tempfile::tempdir().unwrap();
+    let over = dir.path().join("over.yaml");
+    std::fs::write(
+        &over,
+        "stack_name: tight\nregion: us-east-1\ncapacity:\n  devices: 1000\nbudget:\n  monthly: 1\n",
+    )
+    .unwrap();
+    let over = over.to_str().unwrap();
+    for args in [
+        &["plan", "--offline", "-p", over][..],
+        &["cost", "-p", over][..],
+        // apply stops before it needs an account or a build.
+        &["apply", "-p", over, "--yes"][..],
+    ] {
+        rmdeploy()
+            .args(args)
+            .env_remove("AWS_PROFILE")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("over budget: the estimate is $"))
+            .stderr(predicate::str::contains("budget.monthly $1.00"));
+    }
+    rmdeploy()
+        .args(["plan", "--offline", "-p", over, "--ignore-budget"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("budget $1.00 a month: OVER"));
+}
+
+#[test]
+fn quota_check_offline_ignores_as_live_does() {
+    rmdeploy()
+        .args(["quota-check", "--offline", "--ignore", "Q099"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--ignore names no check: Q099"))
+        .stderr(predicate::str::contains("Q001, Q003"));
+    let out = json_stdout(&[
+        "quota-check",
+        "--offline",
+        "--ignore",
+        "q011,Q012",
+        "-o",
+        "json",
+    ]);
+    let ids: Vec<&str> = out["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&"Q011") && !ids.contains(&"Q012"), "{ids:?}");
+    assert_eq!(out["ignored"], serde_json::json!(["Q011", "Q012"]));
+}
+
+#[test]
+fn features_that_do_not_work_yet_are_off_and_warned_about() {
+    for p in ["global", "china", "dev"] {
+        let plan = json_stdout(&["plan", "--offline", "-p", p, "-o", "json"]);
+        let warnings = plan["warnings"].to_string();
+        assert!(!warnings.contains("is on, but"), "{p}: {warnings}");
+        assert!(!warnings.contains("Device Defender"), "{p}: {warnings}");
+    }
+    let plan = json_stdout(&[
+        "plan",
+        "--offline",
+        "-p",
+        &fixture("all-features.yaml"),
+        "-o",
+        "json",
+    ]);
+    let warnings: Vec<String> = plan["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    for (feature, what) in [
+        (
+            "webhooks",
+            "its function webhook-dispatch has no handler yet",
+        ),
+        ("voice_assistants", "its function voice has no handler yet"),
+        (
+            "api_passthrough",
+            "its function passthrough has no handler yet",
+        ),
+        (
+            "internal_user_management",
+            "its function user-admin has no handler yet",
+        ),
+        ("message_templates", "nothing reads its table yet"),
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("features.{feature} is on, but {what}"))),
+            "{feature}: {warnings:#?}"
+        );
+    }
+    assert!(warnings
+        .iter()
+        .any(|w| w.contains("closed Device Defender Detect to new customers")));
 }

@@ -56,7 +56,13 @@ fn cases() -> Vec<Case> {
         case("negative devices", format!("{HEAD}capacity:\n  devices: -5\n"), (4, 12), "capacity.devices is -5; it must be a whole number of at least 1", "devices you expect"),
         case("zero messages", format!("{HEAD}capacity:\n  messages_per_device_per_day: 0\n"), (4, 32), "messages_per_device_per_day is 0", "1440"),
         case("peak factor below one", format!("{HEAD}capacity:\n  peak_factor: 0.5\n"), (4, 16), "capacity.peak_factor is 0.5; it must be at least 1", "peak"),
-        case("zero table units", format!("{HEAD}dynamodb:\n  default:\n    read_units: 0\n"), (5, 17), "dynamodb.default.read_units is 0", "40000"),
+        case("zero table units", format!("{HEAD}dynamodb:\n  default:\n    mode: provisioned\n    read_units: 0\n    write_units: 5\n"), (6, 17), "dynamodb.default.read_units is 0", "quota-check --offline"),
+        case("provisioned without units", format!("{HEAD}dynamodb:\n  default:\n    mode: provisioned\n"), (4, 3), "mode provisioned needs read_units: there is no default", "per-table quota, not capacity to buy"),
+        case("auto scaling without maximums", format!("{HEAD}dynamodb:\n  tables:\n    nodes: {{mode: auto_scaling, min_read_units: 5}}\n"), (5, 5), "mode auto_scaling needs read_units", "the maximums"),
+        case("budget of zero", format!("{HEAD}budget:\n  monthly: 0\n"), (4, 12), "budget.monthly is 0; it must be more than 0", "the most the stack may cost"),
+        case("budget in the wrong currency", format!("{HEAD}budget:\n  monthly: 500\n  currency: CNY\n"), (5, 13), "budget.currency is `CNY`, but the global variant's prices are in USD", "in USD"),
+        case("tracing in China", format!("{CHINA}tracing: true\nidentity:\n{OIDC}"), (3, 10), "AWS X-Ray is not available in AWS China", "remove `tracing`"),
+        case("negative app requests", format!("{HEAD}capacity:\n  api_requests_per_device_per_day: -1\n"), (4, 36), "capacity.api_requests_per_device_per_day is -1", "REST requests"),
         case("units with on-demand", format!("{HEAD}dynamodb:\n  tables:\n    nodes:\n      mode: on_demand\n      write_units: 5\n"), (7, 20), "write_units has no effect with mode on_demand", "remove it"),
         case("auto scaling min above max", format!("{HEAD}dynamodb:\n  default:\n    mode: auto_scaling\n    read_units: 10\n    min_read_units: 20\n"), (7, 21), "min_read_units is 20, above the maximum 10", "maximums"),
         case("unknown table", format!("{HEAD}dynamodb:\n  tables:\n    gadgets: {{mode: on_demand}}\n"), (5, 5), "unknown variant `gadgets`", "one of the values"),
@@ -64,7 +70,7 @@ fn cases() -> Vec<Case> {
         case("China with Cognito", format!("{CHINA}identity:\n  provider: cognito\n{OIDC}"), (4, 13), "Cognito user pools are not available in AWS China", "provider: oauth2"),
         case("China with SES email", format!("{CHINA}identity:\n  email: true\n  email_from: a@b.cn\n{OIDC}"), (4, 10), "Amazon SES email is not available in AWS China", "local email"),
         case("China with SMS OTP", format!("{CHINA}identity:\n  sms_otp: true\n{OIDC}"), (4, 12), "SMS one-time passwords through Amazon SNS are not available in AWS China", "SMS gateway"),
-        case("China with push", format!("{CHINA}features:\n  push_notifications: true\nidentity:\n{OIDC}"), (4, 23), "SNS mobile push is not available in AWS China", "webhooks"),
+        case("China with push", format!("{CHINA}features:\n  push_notifications: true\nidentity:\n{OIDC}"), (4, 23), "SNS mobile push is not available in AWS China", "turn push_notifications off"),
         case("China without an issuer", format!("{CHINA}lambda:\n  memory_mb: 256\n"), (1, 1), "the identity provider is oauth2 but identity.oauth2 is missing", "issuer"),
         case("issuer not https", format!("{HEAD}identity:\n  provider: oauth2\n  oauth2:\n    issuer: http://plain.example.org\n    audience: x\n"), (6, 13), "is not an https URL", "https://"),
         case("email without sender", format!("{HEAD}identity:\n  email: true\n"), (4, 10), "identity.email_from is missing", "email_from"),
@@ -149,6 +155,44 @@ fn several_problems_are_all_reported() {
     assert_eq!(
         err.to_string(),
         "bad.yaml is not a valid profile: 3 problems"
+    );
+}
+
+#[test]
+fn every_unknown_key_and_wrong_type_of_a_file_is_reported_in_one_run() {
+    let source = Source {
+        name: "bad.yaml".into(),
+        text: format!(
+            "{HEAD}lambda:\n  memroy_mb: 256\n  timeout_seconds: fast\n  reserved_concurrency:\n    api: 5\ncolour: blue\ncapacity:\n  devices: many\n"
+        ),
+        shipped: None,
+    };
+    let err = profile::parse(&source).unwrap_err();
+    let lines: Vec<String> = err.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    assert!(lines[0].starts_with("bad.yaml:4:3: lambda: unknown field `memroy_mb`"));
+    assert!(lines[1].starts_with("bad.yaml:5:20: lambda.timeout_seconds: invalid type"));
+    assert!(lines[2].starts_with("bad.yaml:8:1: unknown field `colour`"));
+    assert!(lines[3].starts_with("bad.yaml:10:12: capacity.devices: invalid type"));
+    // A required key of the wrong type is reported once, not again as missing.
+    let source = Source {
+        text: "stack_name: [a]\nregion: us-east-1\nextra: 1\n".into(),
+        ..source
+    };
+    let lines: Vec<String> = profile::parse(&source)
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("bad.yaml:1:13: stack_name: invalid type"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with("bad.yaml:3:1: unknown field `extra`"),
+        "{lines:#?}"
     );
 }
 

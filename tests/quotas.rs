@@ -260,6 +260,38 @@ async fn run(profile: &rmdeploy::profile::Resolved, account: &Account) -> (Vec<C
     (checks, m)
 }
 
+/// The global profile as shipped before: every table provisioned at 40,000 units.
+fn forty_thousand() -> rmdeploy::profile::Resolved {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/profiles/forty-thousand.yaml"
+    );
+    rmdeploy::profile::load(Some(path), None).unwrap()
+}
+
+#[tokio::test]
+async fn the_shipped_global_profile_passes_a_default_account() {
+    let global = rmdeploy::profile::load(Some("global"), None).unwrap();
+    let (checks, _) = run(&global, &Account::standard()).await;
+    assert!(quotas::passed(&checks), "{checks:#?}");
+    let ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+    assert!(
+        !ids.contains(&"Q005") && !ids.contains(&"Q006"),
+        "on-demand tables do not count against the account-level quotas: {ids:?}"
+    );
+    // On demand, the table-level check is the peak the capacity figures need: node_params takes
+    // two writes per report, 100,000 × 1,440 ÷ 86,400 × 3 = 5,000 reports a second at peak.
+    let q004 = checks.iter().find(|c| c.id == "Q004").unwrap();
+    assert!(
+        (10_000.0..10_100.0).contains(&q004.required),
+        "{}",
+        q004.required
+    );
+    assert!(q004.why.contains("node_params, on demand"), "{}", q004.why);
+    let q003 = checks.iter().find(|c| c.id == "Q003").unwrap();
+    assert!(q003.required < 40_000.0 && q003.status == Status::Pass);
+}
+
 fn status(checks: &[Check], id: &str) -> Status {
     checks
         .iter()
@@ -319,9 +351,8 @@ async fn a_new_account_with_lambda_concurrency_10_falls_short() {
 
 #[tokio::test]
 async fn tables_summing_above_the_account_limit_are_caught() {
-    // The shipped global profile: every table at 40,000 units, 360,000 in all.
-    let global = rmdeploy::profile::load(Some("global"), None).unwrap();
-    let (checks, _) = run(&global, &Account::standard()).await;
+    // The global profile as it was shipped: every table at 40,000 units, 360,000 in all.
+    let (checks, _) = run(&forty_thousand(), &Account::standard()).await;
     assert_eq!(
         status(&checks, "Q003"),
         Status::Pass,
@@ -450,7 +481,7 @@ async fn increases_are_requested_for_adjustable_shortfalls_not_already_open() {
     let mut account = Account::standard();
     account.lambda = (10, 10);
     account.applied.insert("L-B99A9384", 10.0);
-    let global = rmdeploy::profile::load(Some("global"), None).unwrap();
+    let global = forty_thousand();
     let history = mock!(aws_sdk_servicequotas::Client::list_requested_service_quota_change_history)
         .then_compute_output(|req| {
             let mut out = ListRequestedServiceQuotaChangeHistoryOutput::builder();

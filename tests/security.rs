@@ -242,7 +242,8 @@ fn the_only_managed_policy_is_x_ray_write_access_outside_china() {
                 .map(text)
                 .collect();
             let function = format!("{}Function", id.trim_end_matches("Role"));
-            let expected: Vec<String> = if !china && resources.contains_key(&function) {
+            let traced = resolved.profile.tracing && !china;
+            let expected: Vec<String> = if traced && resources.contains_key(&function) {
                 vec![XRAY.into()]
             } else {
                 Vec::new()

@@ -65,6 +65,24 @@ pub struct Args {
     /// Quota checks to leave out, as for `quota-check --ignore`.
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     pub ignore_quota: Vec<String>,
+    /// Deploy even when the cost estimate is over the profile's `budget.monthly`.
+    #[arg(long)]
+    pub ignore_budget: bool,
+    /// The firmware manifest the profile's `firmware.images` come from [default: the profile's
+    /// `firmware.manifest`].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+/// The estimated monthly cost of the stack before and after the change (`rmdeploy cost`), under
+/// the profile's capacity figures.
+#[derive(Debug, Serialize)]
+struct CostChange {
+    currency: &'static str,
+    /// The deployed stack's template priced the same way; `None` for a new stack, or when the
+    /// deployed template could not be read.
+    before: Option<f64>,
+    after: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,6 +94,8 @@ struct Report {
     bootstrap: Bootstrap,
     artifacts: Vec<Stored>,
     changes: Vec<PlannedChange>,
+    /// The estimated monthly cost before and after the change.
+    cost: CostChange,
     /// What was done to the stack before the deployment (leftovers removed, recovery).
     recovered: Vec<String>,
     notes: Vec<String>,
@@ -97,7 +117,13 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         ));
     }
     // Firmware the profile lists is checked before anything is deployed or uploaded.
-    let firmware = super::firmware::profile_images(&resolved, None)?;
+    let firmware = super::firmware::profile_images(&resolved, args.manifest.as_ref())?;
+    let estimate = crate::cost::estimate(&resolved, &rendered.stack.document);
+    let over = super::cost::budget_exit(&estimate, args.ignore_budget);
+    if over != ExitCode::from(crate::cli::EXIT_OK) {
+        eprintln!("not deployed: the estimate is over the budget");
+        return Ok(over);
+    }
     block_on(async {
         let clients = Clients::connect(&args.aws, &resolved.region).await;
         clients.require_credentials().await?;
@@ -177,6 +203,22 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             );
         }
         let changes = prepared.set.changes.clone();
+        let before = match kind {
+            Kind::Create => None,
+            Kind::Update => match stacks::template(&clients, &stack).await {
+                Ok(Some(deployed)) => Some(crate::cost::estimate(&resolved, &deployed).monthly),
+                Ok(None) => None,
+                Err(e) => {
+                    eprintln!("the deployed template could not be read for the cost before the change: {e}");
+                    None
+                }
+            },
+        };
+        let cost = CostChange {
+            currency: estimate.currency,
+            before,
+            after: estimate.monthly,
+        };
         let mut report = Report {
             stack: stack.clone(),
             region: resolved.region.clone(),
@@ -185,6 +227,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             bootstrap: prepared.bootstrap.clone(),
             artifacts: prepared.artifacts.clone(),
             changes: changes.clone(),
+            cost,
             recovered,
             notes: prepared.notes.clone(),
             termination_protection: inspection.termination_protection(),
@@ -193,7 +236,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         };
         if !changes.is_empty() {
             if output == OutputFormat::Human {
-                print_changes(&stack, kind, &changes);
+                print_changes(&stack, kind, &changes, &report.cost);
             }
             let go = args.yes
                 || match confirm(
@@ -507,7 +550,7 @@ async fn consent(args: &Args, question: &str, interrupt: &Interrupt) -> bool {
     args.yes || confirm(question, interrupt).await == Answer::Yes
 }
 
-fn print_changes(stack: &str, kind: Kind, changes: &[PlannedChange]) {
+fn print_changes(stack: &str, kind: Kind, changes: &[PlannedChange], cost: &CostChange) {
     let s = Style::stdout();
     let what = match kind {
         Kind::Create => format!("stack {stack} (new)"),
@@ -515,6 +558,17 @@ fn print_changes(stack: &str, kind: Kind, changes: &[PlannedChange]) {
     };
     println!("{} {what}", s.bold("Changes:"));
     super::plan::print_change_list(changes, s);
+    let money = |v: f64| crate::cost::money(cost.currency, v);
+    let before = match (kind, cost.before) {
+        (Kind::Create, _) => money(0.0),
+        (_, Some(v)) => money(v),
+        (_, None) => "unknown".into(),
+    };
+    println!(
+        "  {} {before} a month before, {} after (`rmdeploy cost` for the lines and assumptions)",
+        s.bold("Estimated cost:"),
+        money(cost.after)
+    );
     println!();
 }
 

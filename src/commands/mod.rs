@@ -4,6 +4,7 @@ pub mod apply;
 pub mod bootstrap;
 pub mod build;
 pub mod common;
+pub mod cost;
 pub mod destroy;
 pub mod firmware;
 pub mod plan;

@@ -13,9 +13,16 @@ use crate::output::{print_json, thousands, OutputFormat, Style};
 use crate::plan::{self, OfflinePlan};
 use crate::render;
 
-/// Show what the profile deploys: resources by service and by feature, template size, checks and
-/// warnings. When an AWS account is configured (credentials, a profile or an endpoint), also what
-/// would change in it, from a CloudFormation change set that is deleted afterwards.
+/// Show what the profile deploys: resources by service and by feature, template size, checks,
+/// warnings and the estimated monthly cost (see `rmdeploy cost`).
+///
+/// The plan goes live (reads the account and makes a CloudFormation change set, deleted
+/// afterwards, to show what would change) when an account is configured: AWS credentials in the
+/// environment, AWS_PROFILE or --aws-profile, ~/.aws/config or ~/.aws/credentials, or
+/// --endpoint-url / AWS_ENDPOINT_URL. `--offline` never contacts AWS.
+///
+/// Exit 2 (attention) when the estimate is over the profile's `budget.monthly` (unless
+/// --ignore-budget), and with --detailed-exitcode when the live plan has changes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -33,6 +40,13 @@ pub struct Args {
     /// Exit with 2 when the live plan has changes (0: no changes, 1: error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Go on when the cost estimate is over the profile's `budget.monthly` (exit 0, not 2).
+    #[arg(long)]
+    pub ignore_budget: bool,
+    /// The firmware manifest the profile's `firmware.images` are checked against [default: the
+    /// profile's `firmware.manifest`].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<std::path::PathBuf>,
     /// Cargo target folder of the Lambda builds whose artifacts the plan uses.
     #[arg(long, value_name = "DIR", env = "RMDEPLOY_LAMBDA_TARGET")]
     pub target_dir: Option<std::path::PathBuf>,
@@ -43,6 +57,8 @@ pub struct Args {
 struct Output<'a> {
     #[serde(flatten)]
     offline: &'a OfflinePlan,
+    /// The estimated monthly cost (see `rmdeploy cost`).
+    cost: &'a crate::cost::Estimate,
     live: Option<&'a LivePlan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     live_skipped: Option<String>,
@@ -63,9 +79,10 @@ struct QuotaVerdict {
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     // The firmware the profile lists, checked as `apply` checks it before deploying.
-    super::firmware::profile_images(&resolved, None)?;
+    super::firmware::profile_images(&resolved, args.manifest.as_ref())?;
     let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
     let plan = plan::offline(&resolved, &rendered);
+    let estimate = crate::cost::estimate(&resolved, &rendered.stack.document);
     let mut verdict: Option<QuotaVerdict> = None;
     let (live, skipped) = if !plan.passed() || args.offline {
         (None, None)
@@ -117,12 +134,15 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     match output {
         OutputFormat::Json => print_json(&Output {
             offline: &plan,
+            cost: &estimate,
             live: live.as_ref(),
             live_skipped: skipped.clone(),
             quotas: verdict.as_ref(),
         }),
         OutputFormat::Human => {
             print_human(&plan, args.resources);
+            println!();
+            print!("{}", Summary(&estimate));
             match (&live, &skipped) {
                 (Some(l), _) => {
                     print_live(l);
@@ -148,12 +168,25 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
             failed.join(", ")
         ));
     }
+    let over = super::cost::budget_exit(&estimate, args.ignore_budget);
+    if over != ExitCode::from(EXIT_OK) {
+        return Ok(over);
+    }
     let changed = live.as_ref().is_some_and(|l| !l.changes.is_empty());
     Ok(ExitCode::from(if args.detailed_exitcode && changed {
         EXIT_ATTENTION
     } else {
         EXIT_OK
     }))
+}
+
+/// The estimate's summary (total, by service and feature, assumptions), as a plan shows it.
+pub struct Summary<'a>(pub &'a crate::cost::Estimate);
+
+impl std::fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.summary(f)
+    }
 }
 
 fn print_verdict(v: &QuotaVerdict) {

@@ -47,8 +47,29 @@ struct Offline<'a> {
     mode: &'static str,
     region: &'a str,
     requirements: &'a [Requirement],
+    /// Ids left out with `--ignore`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ignored: Vec<&'static str>,
     /// The calls a live check makes (the IAM permissions it needs).
     reads: Vec<String>,
+}
+
+/// `--ignore` ids that name no requirement: an error naming the valid ones.
+fn unknown_ignored(requirements: &[Requirement], ignore: &[String]) -> miette::Result<()> {
+    let unknown: Vec<&str> = ignore
+        .iter()
+        .filter(|id| !requirements.iter().any(|r| r.id.eq_ignore_ascii_case(id)))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = requirements.iter().map(|r| r.id).collect();
+    Err(miette!(
+        help = format!("this profile's checks are {}", ids.join(", ")),
+        "--ignore names no check: {}",
+        unknown.join(", ")
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -72,16 +93,9 @@ pub async fn run_checks(
     requirements: &[Requirement],
     ignore: &[String],
 ) -> miette::Result<Vec<Check>> {
+    unknown_ignored(requirements, ignore)?;
     let mut checks = quotas::live::check(clients, requirements).await?;
-    let unknown = quotas::apply_ignore(&mut checks, ignore);
-    if !unknown.is_empty() {
-        let ids: Vec<&str> = requirements.iter().map(|r| r.id).collect();
-        return Err(miette!(
-            help = format!("this profile's checks are {}", ids.join(", ")),
-            "--ignore names no check: {}",
-            unknown.join(", ")
-        ));
-    }
+    quotas::apply_ignore(&mut checks, ignore);
     Ok(checks)
 }
 
@@ -92,11 +106,23 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         if !args.offline {
             eprintln!("no AWS account is configured (credentials, --aws-profile or --endpoint-url): listing the requirements only");
         }
+        unknown_ignored(&requirements, &args.ignore)?;
+        let ignored = |r: &Requirement| args.ignore.iter().any(|id| r.id.eq_ignore_ascii_case(id));
+        let kept: Vec<Requirement> = requirements
+            .iter()
+            .filter(|r| !ignored(r))
+            .cloned()
+            .collect();
         let offline = Offline {
             mode: "offline",
             region: &resolved.region,
-            requirements: &requirements,
-            reads: quotas::reads(&requirements),
+            requirements: &kept,
+            ignored: requirements
+                .iter()
+                .filter(|r| ignored(r))
+                .map(|r| r.id)
+                .collect(),
+            reads: quotas::reads(&kept),
         };
         match output {
             OutputFormat::Json => print_json(&offline),
@@ -298,6 +324,9 @@ fn print_offline(o: &Offline) {
             value(Some(r.required)),
             r.why
         );
+    }
+    if !o.ignored.is_empty() {
+        println!("  {} {}", s.dim("ignored:"), o.ignored.join(", "));
     }
     println!("{}", s.bold("A live check reads:"));
     for call in &o.reads {

@@ -93,16 +93,7 @@ fn settled_ok(status: &str) -> bool {
 
 /// Whether the stack's deployed template is `template_json` (compared as JSON).
 async fn deployed_template_is(clients: &Clients, template_json: &str) -> Result<bool, DeployError> {
-    let out = clients
-        .cfn
-        .get_template()
-        .stack_name(STACK_NAME)
-        .send()
-        .await
-        .map_err(|e| DeployError::aws("GetTemplate", &e))?;
-    let deployed: Option<serde_json::Value> = out
-        .template_body()
-        .and_then(|b| serde_json::from_str(b).ok());
+    let deployed = stacks::template(clients, STACK_NAME).await?;
     let ours: Option<serde_json::Value> = serde_json::from_str(template_json).ok();
     Ok(deployed.is_some() && deployed == ours)
 }

@@ -20,6 +20,22 @@ pub async fn describe(clients: &Clients, name: &str) -> Result<Option<Stack>, De
     }
 }
 
+/// The template a stack was deployed with (as submitted), or `None` when there is no stack.
+pub async fn template(
+    clients: &Clients,
+    name: &str,
+) -> Result<Option<serde_json::Value>, DeployError> {
+    match clients.cfn.get_template().stack_name(name).send().await {
+        Ok(out) => Ok(out.template_body().and_then(|b| {
+            serde_json::from_str(b)
+                .ok()
+                .or_else(|| serde_yaml::from_str(b).ok())
+        })),
+        Err(err) if crate::aws::describe(&err).contains("does not exist") => Ok(None),
+        Err(err) => Err(DeployError::aws("GetTemplate", &err)),
+    }
+}
+
 pub fn status(stack: &Stack) -> &str {
     stack
         .stack_status

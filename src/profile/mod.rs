@@ -15,7 +15,7 @@ use miette::{NamedSource, SourceSpan};
 
 pub use error::{ProfileError, ProfileProblem, MANIFEST_CODE, PROFILE_CODE};
 pub use model::*;
-pub use validate::{allowed_range, display_path};
+pub use validate::{allowed_range, display_path, placeholder_features};
 
 /// A profile's text and where it came from.
 #[derive(Debug, Clone)]
@@ -132,7 +132,7 @@ pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
         ));
     }
     let profile = serde_yaml::from_str::<Profile>(&source.text)
-        .map_err(|e| invalid(source, vec![yaml_problem(source, &e, allowed_range)]))?;
+        .map_err(|e| invalid(source, every_type_problem(source, e)))?;
     // A key given twice in a map (`lambda.reserved_concurrency`, `dynamodb.tables`) would
     // silently take the last value; twice in a section, serde_yaml refuses it above.
     let duplicates = duplicate_problems(source);
@@ -140,6 +140,115 @@ pub fn parse(source: &Source) -> Result<Profile, ProfileError> {
         return Err(invalid(source, duplicates));
     }
     Ok(profile)
+}
+
+/// Every problem serde reports of a file, not only the first: after each, the key it is about
+/// (with what is nested under it) is blanked out and the text read again. Blanking keeps every
+/// line and offset, so each problem is placed in the original text.
+fn every_type_problem(source: &Source, first: serde_yaml::Error) -> Vec<ProfileProblem> {
+    const MOST: usize = 50;
+    let mut text = source.text.clone();
+    let mut blanked: Vec<Vec<String>> = Vec::new();
+    let mut error = first;
+    let mut out = Vec::new();
+    while out.len() < MOST {
+        let message = strip_locations(&error.to_string());
+        let missing = message
+            .split("missing field `")
+            .nth(1)
+            .and_then(|r| r.split('`').next());
+        // A key blanked here is missing now: that is not a problem of its own.
+        if let Some(field) = missing {
+            if blanked
+                .iter()
+                .any(|p| p.last().map(String::as_str) == Some(field))
+            {
+                break;
+            }
+        }
+        let mut p = yaml_problem(
+            &Source {
+                text: text.clone(),
+                ..source.clone()
+            },
+            &error,
+            allowed_range,
+        );
+        p.source_code = NamedSource::new(source.name.clone(), source.text.clone());
+        out.push(p);
+        let Some(path) = key_path(&message) else {
+            break;
+        };
+        if path.is_empty() || blanked.contains(&path) {
+            break;
+        }
+        let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+        let at = locate::locate(&text, &keys);
+        if at.offset == 0 && at.line == 1 && at.column == 1 {
+            break;
+        }
+        text = blank_block(&text, at.line);
+        blanked.push(path);
+        match serde_yaml::from_str::<Profile>(&text) {
+            Ok(_) => break,
+            Err(e) => error = e,
+        }
+    }
+    out
+}
+
+/// The key a type error is about: `lambda.memory_mb: invalid type ...` is lambda.memory_mb,
+/// `lambda: unknown field `x`, ...` is lambda.x. `None` for errors of the YAML itself.
+fn key_path(message: &str) -> Option<Vec<String>> {
+    let (prefix, rest) = match message.split_once(": ") {
+        Some((p, r)) if !p.contains(' ') => (p, r),
+        _ => ("", message),
+    };
+    let mut path: Vec<String> = prefix
+        .split(['.', '['])
+        .map(|k| k.trim_end_matches(']').to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if let Some(field) = rest
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        path.push(field.to_string());
+    } else if !(rest.starts_with("invalid type") || rest.starts_with("invalid value")) {
+        return None;
+    }
+    Some(path)
+}
+
+/// The text with line `line` (1-based) and the more deeply indented lines after it replaced by
+/// spaces, so every other line keeps its place and offsets.
+fn blank_block(text: &str, line: usize) -> String {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut out = String::with_capacity(text.len());
+    let mut depth: Option<usize> = None;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        let body = l.trim_end_matches(['\n', '\r']);
+        let blank = if i + 1 == line {
+            depth = Some(indent(body));
+            true
+        } else if let Some(d) = depth {
+            let nested = body.trim().is_empty() || indent(body) > d;
+            if !nested {
+                depth = None;
+            }
+            nested
+        } else {
+            false
+        };
+        if blank {
+            // One space a byte: offsets after it stay where they were.
+            out.push_str(&" ".repeat(body.len()));
+            out.push_str(&l[body.len()..]);
+        } else {
+            out.push_str(l);
+        }
+    }
+    out
 }
 
 /// Every key given twice in one mapping of a YAML file, at its second place.

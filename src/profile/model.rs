@@ -27,6 +27,11 @@ pub struct Profile {
     /// Turn on stack termination protection.
     #[serde(default = "yes")]
     pub termination_protection: bool,
+    /// AWS X-Ray active tracing of the functions and the API stage (global regions only). Off by
+    /// default: at the default sampling it records about 5 % of invocations, $5 per million
+    /// traces (`rmdeploy cost` shows the figure).
+    #[serde(default)]
+    pub tracing: bool,
     /// Lambda settings, shared by every bundled function.
     #[serde(default)]
     pub lambda: LambdaSettings,
@@ -48,6 +53,23 @@ pub struct Profile {
     /// Device firmware to publish for OTA.
     #[serde(default)]
     pub firmware: FirmwareSettings,
+    /// A ceiling on the estimated monthly cost: `plan` and `apply` stop (exit 2) when the
+    /// estimate is over it, unless `--ignore-budget`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+}
+
+/// A ceiling on the estimated monthly cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// The most the stack may cost a month, in the region's currency (USD; CNY in AWS China).
+    #[schemars(range(min = 0.0))]
+    pub monthly: f64,
+    /// The currency `monthly` is in: `USD` or `CNY`. Optional; when given it must be the
+    /// currency of the region's prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 fn yes() -> bool {
@@ -74,6 +96,13 @@ impl Variant {
         match self {
             Variant::Global => "aws",
             Variant::China => "aws-cn",
+        }
+    }
+    /// The currency AWS bills in the partition.
+    pub fn currency(self) -> &'static str {
+        match self {
+            Variant::Global => "USD",
+            Variant::China => "CNY",
         }
     }
     /// The DNS suffix of the partition's endpoints (`AWS::URLSuffix`).
@@ -235,13 +264,14 @@ impl CapacityMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TableCapacity {
-    /// `provisioned` (the default), `on_demand` or `auto_scaling`.
+    /// `on_demand` (the default: pay per request), `provisioned` or `auto_scaling`.
     #[serde(default = "default_mode")]
     pub mode: CapacityMode,
-    /// Read units: fixed when provisioned, the maximum when auto scaling (default 40000).
+    /// Read units: fixed when provisioned, the maximum when auto scaling. Required by both; no
+    /// default (ESP RainMaker's 40,000 is AWS's per-table quota, not capacity to buy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_units: Option<i64>,
-    /// Write units: fixed when provisioned, the maximum when auto scaling (default 40000).
+    /// Write units: fixed when provisioned, the maximum when auto scaling. Required by both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_units: Option<i64>,
     /// Auto scaling only: the minimum read units (default 5).
@@ -256,11 +286,12 @@ pub struct TableCapacity {
 }
 
 fn default_mode() -> CapacityMode {
-    CapacityMode::Provisioned
+    CapacityMode::OnDemand
 }
 
-/// Units when a provisioned or auto-scaling table does not say (ESP RainMaker's default).
-pub const DEFAULT_TABLE_UNITS: i64 = 40_000;
+/// AWS's default per-table throughput quota (ESP RainMaker's "default provisioned throughput of
+/// 40,000 units"): what the capacity figures are checked against, not capacity to buy.
+pub const DEFAULT_TABLE_QUOTA: i64 = 40_000;
 /// Auto-scaling minimum when not given.
 pub const DEFAULT_MIN_UNITS: i64 = 5;
 /// Auto-scaling target when not given.
@@ -269,7 +300,7 @@ pub const DEFAULT_TARGET_UTILIZATION: i64 = 70;
 impl Default for TableCapacity {
     fn default() -> Self {
         Self {
-            mode: CapacityMode::Provisioned,
+            mode: CapacityMode::OnDemand,
             read_units: None,
             write_units: None,
             min_read_units: None,
@@ -280,12 +311,9 @@ impl Default for TableCapacity {
 }
 
 impl TableCapacity {
-    /// Fill the figures the mode uses with their defaults, so the effective profile shows them.
+    /// Fill the figures the mode uses with their defaults, so the effective profile shows them
+    /// (the units themselves have none: validation asks for them).
     pub fn fill_defaults(&mut self) {
-        if self.mode != CapacityMode::OnDemand {
-            self.read_units.get_or_insert(DEFAULT_TABLE_UNITS);
-            self.write_units.get_or_insert(DEFAULT_TABLE_UNITS);
-        }
         if self.mode == CapacityMode::AutoScaling {
             self.min_read_units.get_or_insert(DEFAULT_MIN_UNITS);
             self.min_write_units.get_or_insert(DEFAULT_MIN_UNITS);
@@ -510,6 +538,23 @@ pub struct Capacity {
     #[serde(default = "default_peak")]
     #[schemars(range(min = 1.0))]
     pub peak_factor: f64,
+    /// MQTT connections each device makes a day (1: it stays connected). Each connection
+    /// sends a config, the initial params and an OTA fetch, and raises two presence events.
+    #[serde(default = "default_connections")]
+    #[schemars(range(min = 0.0))]
+    pub connections_per_device_per_day: f64,
+    /// Requests the phone apps make to the REST API per device a day (for the cost estimate).
+    #[serde(default = "default_api_requests")]
+    #[schemars(range(min = 0.0))]
+    pub api_requests_per_device_per_day: f64,
+    /// App users (monthly active). Default: one for every two devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub app_users: Option<i64>,
+    /// Firmware updates each device downloads a year (for the cost estimate).
+    #[serde(default = "default_ota_updates")]
+    #[schemars(range(min = 0.0))]
+    pub ota_updates_per_year: f64,
 }
 
 fn default_devices() -> i64 {
@@ -521,6 +566,22 @@ fn default_messages() -> i64 {
 fn default_peak() -> f64 {
     3.0
 }
+fn default_connections() -> f64 {
+    1.0
+}
+fn default_api_requests() -> f64 {
+    10.0
+}
+fn default_ota_updates() -> f64 {
+    4.0
+}
+
+impl Capacity {
+    /// Monthly active app users: the profile's figure, else one for every two devices.
+    pub fn users(&self) -> i64 {
+        self.app_users.unwrap_or((self.devices + 1) / 2)
+    }
+}
 
 impl Default for Capacity {
     fn default() -> Self {
@@ -528,6 +589,10 @@ impl Default for Capacity {
             devices: default_devices(),
             messages_per_device_per_day: default_messages(),
             peak_factor: default_peak(),
+            connections_per_device_per_day: default_connections(),
+            api_requests_per_device_per_day: default_api_requests(),
+            app_users: None,
+            ota_updates_per_year: default_ota_updates(),
         }
     }
 }

@@ -23,7 +23,39 @@ pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
     api(p, &mut out);
     identity(p, variant, &mut out);
     firmware(p, &mut out);
+    budget(p, variant, &mut out);
+    if p.tracing && variant == Variant::China {
+        out.push(Issue::new(
+            &["tracing"],
+            "tracing: AWS X-Ray is not available in AWS China",
+            "remove `tracing` (function logs record every invocation)",
+        ));
+    }
     out
+}
+
+fn budget(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
+    let Some(b) = &p.budget else { return };
+    if !(b.monthly.is_finite() && b.monthly > 0.0) {
+        out.push(Issue::new(
+            &["budget", "monthly"],
+            format!("budget.monthly is {}; it must be more than 0", b.monthly),
+            "the most the stack may cost a month, for example 500",
+        ));
+    }
+    let currency = variant.currency();
+    if let Some(c) = &b.currency {
+        if c != currency {
+            out.push(Issue::new(
+                &["budget", "currency"],
+                format!(
+                    "budget.currency is `{c}`, but the {} variant's prices are in {currency}",
+                    variant.as_str()
+                ),
+                format!("write the budget in {currency}, or remove `currency`"),
+            ));
+        }
+    }
 }
 
 fn stack_name(p: &Profile, out: &mut Vec<Issue>) {
@@ -59,6 +91,7 @@ const RANGES: &[(&[&str], i64, i64)] = &[
     (&["dynamodb", "tables", "*", "target_utilization"], 20, 90),
     (&["capacity", "devices"], 1, i64::MAX),
     (&["capacity", "messages_per_device_per_day"], 1, i64::MAX),
+    (&["capacity", "app_users"], 0, i64::MAX),
     (&["api", "rate_limit"], 1, i64::MAX),
     (&["api", "burst_limit"], 1, i64::MAX),
     (
@@ -205,7 +238,7 @@ fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
         v
     };
     let units_hint =
-        "capacity units are whole numbers of at least 1; ESP RainMaker's default is 40000";
+        "capacity units are whole numbers of at least 1; size them from `rmdeploy quota-check --offline` (what the capacity figures need) or use mode on_demand";
     let set = [
         ("read_units", c.read_units),
         ("write_units", c.write_units),
@@ -244,16 +277,31 @@ fn table_capacity(c: &TableCapacity, at: &[&str], out: &mut Vec<Issue>) {
             ));
         }
     }
+    if c.mode != CapacityMode::OnDemand {
+        for (key, value) in [("read_units", c.read_units), ("write_units", c.write_units)] {
+            if value.is_none() {
+                out.push(Issue::new(
+                    at,
+                    format!(
+                        "mode {} needs {key}: there is no default",
+                        c.mode.as_str()
+                    ),
+                    format!(
+                        "give read_units and write_units ({}), or use mode on_demand; ESP RainMaker's 40,000 is AWS's per-table quota, not capacity to buy (40,000 provisioned units on a table cost about $25,000 a month)",
+                        if c.mode == CapacityMode::AutoScaling { "the maximums" } else { "what `rmdeploy quota-check --offline` says the table needs" }
+                    ),
+                ));
+            }
+        }
+    }
     if c.mode == CapacityMode::AutoScaling {
         let pairs = [
             ("min_read_units", c.min_read_units, c.read_units),
             ("min_write_units", c.min_write_units, c.write_units),
         ];
         for (key, min, max) in pairs {
-            let (min, max) = (
-                min.unwrap_or(DEFAULT_MIN_UNITS),
-                max.unwrap_or(DEFAULT_TABLE_UNITS),
-            );
+            let Some(max) = max else { continue };
+            let min = min.unwrap_or(DEFAULT_MIN_UNITS);
             if min > max {
                 out.push(Issue::new(
                     &path(key),
@@ -287,6 +335,39 @@ fn capacity(p: &Profile, out: &mut Vec<Issue>) {
         c.messages_per_device_per_day,
         "MQTT messages each device publishes per day, for example 1440 (one a minute)",
     );
+    if let Some(users) = c.app_users {
+        bounded(
+            out,
+            &["capacity", "app_users"],
+            users,
+            "monthly active users of the phone apps; leave it out for one per two devices",
+        );
+    }
+    for (key, value, hint) in [
+        (
+            "connections_per_device_per_day",
+            c.connections_per_device_per_day,
+            "MQTT connections a device makes a day: 1 when it stays connected",
+        ),
+        (
+            "api_requests_per_device_per_day",
+            c.api_requests_per_device_per_day,
+            "REST requests the apps make per device a day, for example 10",
+        ),
+        (
+            "ota_updates_per_year",
+            c.ota_updates_per_year,
+            "firmware updates each device downloads a year, for example 4",
+        ),
+    ] {
+        if !(value.is_finite() && value >= 0.0) {
+            out.push(Issue::new(
+                &["capacity", key],
+                format!("capacity.{key} is {value}; it must be a number of at least 0"),
+                hint,
+            ));
+        }
+    }
     if !(c.peak_factor.is_finite() && c.peak_factor >= 1.0) {
         out.push(Issue::new(
             &["capacity", "peak_factor"],
@@ -355,7 +436,7 @@ fn identity(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
             out.push(Issue::new(
                 &["features", "push_notifications"],
                 "SNS mobile push is not available in AWS China",
-                "turn push_notifications off and deliver alerts with `features.webhooks`",
+                "turn push_notifications off: AWS China has no SNS mobile push (alerts are still stored for the apps)",
             ));
         }
     }
@@ -494,6 +575,12 @@ pub fn warnings(p: &Profile, variant: Variant, identity: IdentityProvider) -> Ve
             p.lambda.timeout_seconds
         ));
     }
+    w.extend(placeholder_features(p).into_iter().map(|(name, why)| {
+        format!("features.{name} is on, but {why}: turn it off until rmdeploy implements it")
+    }));
+    if p.features.device_defender {
+        w.push("features.device_defender: AWS closed Device Defender Detect to new customers on 2026-08-31; an account that had not used it before cannot create the security profile".into());
+    }
     if p.features.logging_levels {
         w.push(
             "features.logging_levels sets AWS IoT Core logging for the whole account and region"
@@ -504,6 +591,41 @@ pub fn warnings(p: &Profile, variant: Variant, identity: IdentityProvider) -> Ve
         w.push("AWS China: API Gateway APIs that are not IAM-authenticated, and custom domains, need an ICP recordal before they serve traffic; the user API here uses an OAuth2 authorizer, so file one for this account".into());
     }
     w
+}
+
+/// Features with no data table nothing reads yet.
+const UNREAD_FEATURES: &[(&str, &str)] = &[(
+    "message_templates",
+    "nothing reads its table yet (no handler renders templates)",
+)];
+
+/// The toggles that are on but do not work yet, with why: a function of theirs runs the
+/// `pending` placeholder (fails every call), or nothing uses what they deploy.
+pub fn placeholder_features(p: &Profile) -> Vec<(&'static str, String)> {
+    FEATURE_NAMES
+        .iter()
+        .filter(|name| p.features.get(name) == Some(true))
+        .filter_map(|name| {
+            let pending: Vec<&str> = catalog::FUNCTIONS
+                .iter()
+                .filter(|f| f.feature == *name && !f.bundled())
+                .map(|f| f.name)
+                .collect();
+            if !pending.is_empty() {
+                return Some((
+                    *name,
+                    format!(
+                        "its function {} has no handler yet: it runs `pending`, which fails every call",
+                        pending.join(", ")
+                    ),
+                ));
+            }
+            UNREAD_FEATURES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(n, why)| (*n, why.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

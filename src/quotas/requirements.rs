@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::profile::{IdentityProvider, Resolved, Variant};
-use crate::stack::TableModel;
+use crate::stack::{traffic, TableModel};
 
 fn read_units(t: &TableModel) -> i64 {
     t.read_units
@@ -108,6 +108,65 @@ pub fn derive(r: &Resolved) -> Vec<Requirement> {
     }
 
     let model = crate::stack::build(r);
+    // What each table must be able to serve: the peak the capacity figures need of an
+    // on-demand table, the units bought for a provisioned one (the maximum when auto scaling).
+    let serves = |t: &TableModel, read: bool| -> (f64, String) {
+        match t.mode {
+            "on_demand" => {
+                let (reads, writes) = traffic::peak_units(c, t.key);
+                let need = if read { reads } else { writes };
+                (need.ceil(), "on demand, peak need".into())
+            }
+            "auto_scaling" => (
+                (if read { t.read_units } else { t.write_units }) as f64,
+                "auto-scaling maximum".into(),
+            ),
+            _ => (
+                (if read { t.read_units } else { t.write_units }) as f64,
+                "provisioned".into(),
+            ),
+        }
+    };
+    for (id, quota, code, value, read) in [
+        (
+            "Q003",
+            "DynamoDB table-level read capacity units",
+            "L-CF0CBE56",
+            AccountValue::DynamoTableRead,
+            true,
+        ),
+        (
+            "Q004",
+            "DynamoDB table-level write capacity units",
+            "L-AB614373",
+            AccountValue::DynamoTableWrite,
+            false,
+        ),
+    ] {
+        let what = if read { "read" } else { "write" };
+        let Some((top, (units, how))) = model
+            .tables
+            .iter()
+            .map(|t| (t, serves(t, read)))
+            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0))
+        else {
+            continue;
+        };
+        out.push(Requirement {
+            id,
+            quota,
+            service: "dynamodb",
+            code: Some(code),
+            keywords: &[],
+            account_value: Some(value),
+            required: units.max(1.0),
+            why: format!(
+                "the largest {what} throughput a table needs is {} units/s ({}, {how}; from the capacity figures and what each handler {what}s per message)",
+                n(units),
+                top.name
+            ),
+        });
+    }
     let provisioned: Vec<_> = model
         .tables
         .iter()
@@ -116,48 +175,6 @@ pub fn derive(r: &Resolved) -> Vec<Requirement> {
     if !provisioned.is_empty() {
         // A table's global secondary index has the table's units and counts on its own.
         let counted = |t: &TableModel| if t.index.is_some() { 2 } else { 1 };
-        for (id, quota, code, value, units, what) in [
-            (
-                "Q003",
-                "DynamoDB table-level read capacity units",
-                "L-CF0CBE56",
-                AccountValue::DynamoTableRead,
-                read_units as fn(&TableModel) -> i64,
-                "read",
-            ),
-            (
-                "Q004",
-                "DynamoDB table-level write capacity units",
-                "L-AB614373",
-                AccountValue::DynamoTableWrite,
-                write_units,
-                "write",
-            ),
-        ] {
-            let top = provisioned
-                .iter()
-                .max_by_key(|t| units(t))
-                .expect("not empty");
-            out.push(Requirement {
-                id,
-                quota,
-                service: "dynamodb",
-                code: Some(code),
-                keywords: &[],
-                account_value: Some(value),
-                required: units(top) as f64,
-                why: format!(
-                    "the largest {what} capacity of a table is {} ({}{})",
-                    n(units(top) as f64),
-                    top.name,
-                    if top.mode == "auto_scaling" {
-                        ", auto-scaling maximum"
-                    } else {
-                        ""
-                    }
-                ),
-            });
-        }
         for (id, quota, code, value, units, what) in [
             (
                 "Q005",
@@ -197,7 +214,7 @@ pub fn derive(r: &Resolved) -> Vec<Requirement> {
                 account_value: Some(value),
                 required: sum as f64,
                 why: format!(
-                    "the {what} capacity of all provisioned tables and their indexes adds up to {} ({}); tables already in the account count too",
+                    "the {what} capacity of all provisioned and auto-scaling tables and their indexes adds up to {} ({}); on-demand tables do not count; tables already in the account do",
                     n(sum as f64),
                     parts.join(", ")
                 ),

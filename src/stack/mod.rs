@@ -3,5 +3,6 @@
 
 pub mod catalog;
 mod model;
+pub mod traffic;
 
 pub use model::{build, deployed_functions, StackModel, TableModel};

@@ -16,6 +16,8 @@ pub struct StackModel {
     pub region: String,
     pub variant: &'static str,
     pub china: bool,
+    /// X-Ray active tracing (never in China).
+    pub tracing: bool,
     pub architecture: &'static str,
     pub log_level: &'static str,
     pub iot_log_level: &'static str,
@@ -46,6 +48,7 @@ pub struct IdentityModel {
 
 #[derive(Debug, Serialize)]
 pub struct TableModel {
+    pub key: TableKey,
     pub name: &'static str,
     pub logical_id: &'static str,
     pub feature: &'static str,
@@ -149,6 +152,7 @@ pub fn build(r: &Resolved) -> StackModel {
         .map(|t| {
             let cap = p.dynamodb.tables.get(&t.key).unwrap_or(&p.dynamodb.default);
             TableModel {
+                key: t.key,
                 name: t.name,
                 logical_id: t.logical_id,
                 feature: t.feature,
@@ -204,6 +208,7 @@ pub fn build(r: &Resolved) -> StackModel {
         region: r.region.clone(),
         variant: r.variant.as_str(),
         china: r.variant == Variant::China,
+        tracing: p.tracing && r.variant == Variant::Global,
         architecture: r.architecture.as_str(),
         log_level: p.lambda.log_level.as_str(),
         iot_log_level: p.lambda.log_level.iot_level(),
