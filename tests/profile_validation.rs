@@ -64,7 +64,7 @@ fn cases() -> Vec<Case> {
         case("tracing in China", format!("{CHINA}tracing: true\nidentity:\n{OIDC}"), (3, 10), "AWS X-Ray is not available in AWS China", "remove `tracing`"),
         case("negative app requests", format!("{HEAD}capacity:\n  api_requests_per_device_per_day: -1\n"), (4, 36), "capacity.api_requests_per_device_per_day is -1", "REST requests"),
         case("units with on-demand", format!("{HEAD}dynamodb:\n  tables:\n    nodes:\n      mode: on_demand\n      write_units: 5\n"), (7, 20), "write_units has no effect with mode on_demand", "remove it"),
-        case("auto scaling min above max", format!("{HEAD}dynamodb:\n  default:\n    mode: auto_scaling\n    read_units: 10\n    min_read_units: 20\n"), (7, 21), "min_read_units is 20, above the maximum 10", "maximums"),
+        case("auto scaling min above max", format!("{HEAD}dynamodb:\n  default:\n    mode: auto_scaling\n    read_units: 10\n    min_read_units: 20\n    write_units: 10\n"), (7, 21), "min_read_units is 20, above the maximum 10", "maximums"),
         case("unknown table", format!("{HEAD}dynamodb:\n  tables:\n    gadgets: {{mode: on_demand}}\n"), (5, 5), "unknown variant `gadgets`", "one of the values"),
         case("table of a feature that is off", format!("{HEAD}dynamodb:\n  tables:\n    webhooks: {{mode: on_demand}}\n"), (5, 5), "table `webhooks` is not part of this stack", "features.webhooks"),
         case("China with Cognito", format!("{CHINA}identity:\n  provider: cognito\n{OIDC}"), (4, 13), "Cognito user pools are not available in AWS China", "provider: oauth2"),

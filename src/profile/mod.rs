@@ -176,6 +176,16 @@ fn every_type_problem(source: &Source, first: serde_yaml::Error) -> Vec<ProfileP
         );
         p.source_code = NamedSource::new(source.name.clone(), source.text.clone());
         out.push(p);
+        // Blanking works by lines ending in `\n`; a file with bare `\r` line breaks (which
+        // YAML counts too) keeps its first problem only.
+        let bare_cr = text
+            .as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'\r' && w[1] != b'\n')
+            || text.ends_with('\r');
+        if bare_cr {
+            break;
+        }
         let Some(path) = key_path(&message) else {
             break;
         };
@@ -184,7 +194,10 @@ fn every_type_problem(source: &Source, first: serde_yaml::Error) -> Vec<ProfileP
         }
         let keys: Vec<&str> = path.iter().map(String::as_str).collect();
         let at = locate::locate(&text, &keys);
-        if at.offset == 0 && at.line == 1 && at.column == 1 {
+        // Not found (the position of an ancestor or the start of the file): stop here.
+        let last = keys.last().copied().unwrap_or_default();
+        let line_text = text.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
+        if !line_text.contains(last) {
             break;
         }
         text = blank_block(&text, at.line);
