@@ -437,6 +437,10 @@ pub enum RuleKind {
     /// AWS IoT lifecycle events on `$aws/events/presence/<event>/<client id>` (the client id is
     /// the thing name, that is the node id); nodes do not publish these.
     Presence,
+    /// `user/mapping`: the payload carries the mapping secret, so the rule selects named fields
+    /// and hashes the secret; the plaintext never leaves AWS IoT (no function event, log, retry
+    /// or dead-letter queue holds it).
+    Mapping,
 }
 
 /// An IoT topic rule of the ESP RainMaker node-to-cloud contract.
@@ -452,24 +456,31 @@ pub struct RuleSpec {
 
 impl RuleSpec {
     /// The rule's SQL: the payload plus the node id, the topic and the time of arrival.
+    /// The rule's SQL. The node's bytes go under `payload`, base64-encoded, so nothing a node
+    /// publishes can set the fields AWS IoT vouches for (`lambdas/rainmaker/src/event.rs`).
     pub fn sql(&self) -> String {
-        let added = "topic() AS topic, timestamp() AS received_at";
+        let trusted = |node: u8| {
+            format!("topic({node}) AS node_id, topic() AS topic, timestamp() AS received_at")
+        };
         match self.kind {
-            RuleKind::Json => format!(
-                "SELECT *, topic(2) AS node_id, {added} FROM 'node/+/{}'",
+            RuleKind::Json | RuleKind::Binary => format!(
+                "SELECT encode(*, 'base64') AS payload, {} FROM 'node/+/{}'",
+                trusted(2),
                 self.suffix
             ),
-            RuleKind::Binary => format!(
-                "SELECT encode(*, 'base64') AS payload, topic(2) AS node_id, {added} FROM 'node/+/{}'",
+            RuleKind::Presence => format!(
+                "SELECT encode(*, 'base64') AS payload, {} FROM '$aws/events/presence/+/+'",
+                trusted(5)
+            ),
+            RuleKind::Mapping => format!(
+                "SELECT node_id AS claimed_node_id, user_id, sha256(secret_key) AS secret_sha256, \
+                 reset, {} FROM 'node/+/{}'",
+                trusted(2),
                 self.suffix
             ),
-            RuleKind::Presence => {
-                format!("SELECT *, topic(5) AS node_id, {added} FROM '$aws/events/presence/+/+'")
-            }
         }
     }
 
-    /// Whether nodes publish to the rule's topics (and so need the permission to).
     pub fn published_by_nodes(&self) -> bool {
         self.kind != RuleKind::Presence
     }
@@ -509,7 +520,7 @@ pub const RULES: &[RuleSpec] = &[
         suffix: "user/mapping",
         function: FunctionKey::UserMapping,
         logical_id: "UserNodeMappingRule",
-        kind: RuleKind::Json,
+        kind: RuleKind::Mapping,
     },
     RuleSpec {
         name: "esp_node_otafetch",

@@ -189,13 +189,13 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
 mod tests {
     use super::*;
 
+    fn alert(payload: Value) -> Result<Alert, String> {
+        Alert::parse(crate::event::node_message("n1", "alert", &payload, 7))
+    }
+
     #[test]
     fn an_alert_as_firmware_raises_it() {
-        let a = Alert::parse(
-            json!({"esp.alert.str": "Temperature above 60 C", "node_id": "n1",
-            "received_at": 7, "topic": "node/n1/alert"}),
-        )
-        .unwrap();
+        let a = alert(json!({"esp.alert.str": "Temperature above 60 C"})).unwrap();
         assert_eq!(a.text, "Temperature above 60 C");
         let m = a.message(&["u1".into()]);
         assert_eq!(m["node_id"], "n1");
@@ -205,24 +205,15 @@ mod tests {
     #[test]
     fn malformed_alerts_are_refused() {
         for (bad, why) in [
-            (json!({"node_id": "n1", "received_at": 7}), "missing"),
-            (
-                json!({"esp.alert.str": " ", "node_id": "n1", "received_at": 7}),
-                "empty",
-            ),
-            (
-                json!({"esp.alert.str": 5, "node_id": "n1", "received_at": 7}),
-                "not text",
-            ),
+            (json!({}), "missing"),
+            (json!({"esp.alert.str": " "}), "empty"),
+            (json!({"esp.alert.str": 5}), "not text"),
         ] {
-            assert!(Alert::parse(bad).unwrap_err().contains(why));
+            assert!(alert(bad).unwrap_err().contains(why));
         }
         let long = "x".repeat(5000);
         assert_eq!(
-            Alert::parse(json!({"esp.alert.str": long, "node_id": "n1", "received_at": 7}))
-                .unwrap()
-                .text
-                .len(),
+            alert(json!({ "esp.alert.str": long })).unwrap().text.len(),
             MAX_TEXT
         );
     }

@@ -54,15 +54,8 @@ pub fn tlv8(bytes: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, String> {
 
 impl Response {
     pub fn parse(event: Value) -> Result<Response, String> {
-        let e = RuleEvent::parse(event)?;
-        let encoded = e
-            .payload
-            .get("payload")
-            .and_then(Value::as_str)
-            .ok_or("payload is missing (the rule's `encode(*, 'base64') AS payload`)")?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|err| format!("payload is not base64: {err}"))?;
+        let e = RuleEvent::parse_bytes(event)?;
+        let bytes = e.bytes;
         let items = tlv8(&bytes)?;
         let get = |t: u8| {
             items
@@ -172,7 +165,7 @@ mod tests {
             .unwrap_err()
             .contains("cut short"));
         assert!(
-            Response::parse(json!({"payload": "%%%", "node_id": "n1", "received_at": 1}))
+            Response::parse(json!({"payload": "%%%", "node_id": "n1", "received_at": 1, "topic": "node/n1/from-node"}))
                 .unwrap_err()
                 .contains("base64")
         );

@@ -48,40 +48,49 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// What a device publishes on `user/mapping`.
+/// The user id stock firmware sends to reset its mapping (`esp_rmaker_reset_user_node_mapping`,
+/// with the secret `failed` and `"reset": true`): not a user.
+pub const RESET_USER_ID: &str = "esp-rmaker";
+
+/// What a device publishes on `user/mapping` (`{"node_id", "user_id", "secret_key", "reset"}`),
+/// as the rule hands it over: the secret only as its SHA-256 (`secret_sha256`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeReport {
     pub node_id: String,
     pub user_id: String,
-    pub secret: String,
+    /// Lower-case hex SHA-256 of the device's `secret_key`.
+    pub secret_sha256: String,
     pub reset: bool,
     pub received_at: i64,
 }
 
 impl NodeReport {
     pub fn parse(event: Value) -> Result<NodeReport, String> {
-        let e = RuleEvent::parse(event)?;
-        let text = |k: &str| {
-            e.payload
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty() && v.len() <= 256)
-                .map(str::to_string)
-        };
+        let e = RuleEvent::parse_selected(event)?;
         let reset = e
             .payload
             .get("reset")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let user_id = text("user_id");
-        let secret = text("secret_key");
+        let user_id = e
+            .payload
+            .get("user_id")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty() && v.len() <= 256 && *v != RESET_USER_ID)
+            .map(str::to_string);
+        let secret = e
+            .payload
+            .get("secret_sha256")
+            .and_then(Value::as_str)
+            .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase);
         if !reset && (user_id.is_none() || secret.is_none()) {
             return Err("user_id and secret_key are required (or \"reset\": true)".into());
         }
         Ok(NodeReport {
             node_id: e.node_id,
             user_id: user_id.unwrap_or_default(),
-            secret: secret.unwrap_or_default(),
+            secret_sha256: secret.unwrap_or_default(),
             reset,
             received_at: e.received_at,
         })
@@ -133,6 +142,12 @@ async fn confirm(
         .item("mapped_at", n(at))
         .send()
         .await?;
+    // The new user is the node's primary user: earlier owners lose it (secondary access is
+    // granted only by sharing, never kept from an earlier mapping).
+    let removed = unmap_node_except(db, t, node, Some(user)).await?;
+    if removed > 0 {
+        tracing::info!(node_id = %node, removed, "earlier users of the node unmapped");
+    }
     let update = db
         .update_item()
         .table_name(&t.requests)
@@ -152,8 +167,13 @@ async fn confirm(
     }
 }
 
-/// Remove every mapping of a node (device reset).
-async fn unmap_node(db: &Client, t: &Tables, node: &str) -> Result<usize, Error> {
+/// Remove every mapping of a node (device reset), but `keep`'s.
+async fn unmap_node_except(
+    db: &Client,
+    t: &Tables,
+    node: &str,
+    keep: Option<&str>,
+) -> Result<usize, Error> {
     let users = db
         .query()
         .table_name(&t.user_nodes)
@@ -165,6 +185,9 @@ async fn unmap_node(db: &Client, t: &Tables, node: &str) -> Result<usize, Error>
     let mut removed = 0;
     for item in users.items() {
         let user = text(item, "user_id");
+        if Some(user.as_str()) == keep {
+            continue;
+        }
         db.delete_item()
             .table_name(&t.user_nodes)
             .key("user_id", s(&user))
@@ -183,13 +206,19 @@ pub async fn handle(db: &Client, t: &Tables, event: Value) -> Result<Value, Erro
         Err(why) => return Ok(dropped("user mapping report", &why)),
     };
     if r.reset {
-        let removed = unmap_node(db, t, &r.node_id).await?;
+        let removed = unmap_node_except(db, t, &r.node_id, None).await?;
         tracing::info!(node_id = %r.node_id, removed, "node reset: mappings removed");
         if r.user_id.is_empty() {
             return Ok(serde_json::json!({ "reset": true, "removed": removed }));
         }
     }
-    let secret = digest(&r.secret);
+    if r.user_id.is_empty() || r.secret_sha256.is_empty() {
+        return Ok(dropped(
+            "user mapping report",
+            "user_id and secret_key are required",
+        ));
+    }
+    let secret = r.secret_sha256.clone();
     db.put_item()
         .table_name(&t.requests)
         .item(
@@ -324,24 +353,46 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn report(payload: Value) -> Result<NodeReport, String> {
+        NodeReport::parse(crate::event::mapping_message("n1", &payload, 5))
+    }
+
     #[test]
     fn device_reports_as_firmware_sends_them() {
-        let r = NodeReport::parse(
-            json!({"node_id": "n1", "user_id": "u-1", "secret_key": "s3cr3t",
-            "received_at": 5, "topic": "node/n1/user/mapping"}),
-        )
-        .unwrap();
+        let r = report(json!({"node_id": "n1", "user_id": "u-1", "secret_key": "s3cr3t"})).unwrap();
         assert_eq!(
-            (r.user_id.as_str(), r.secret.as_str(), r.reset),
-            ("u-1", "s3cr3t", false)
+            (r.user_id.as_str(), r.secret_sha256.as_str(), r.reset),
+            ("u-1", digest("s3cr3t").as_str(), false)
         );
-        let reset =
-            NodeReport::parse(json!({"node_id": "n1", "reset": true, "received_at": 5})).unwrap();
-        assert!(reset.reset);
-        assert!(
-            NodeReport::parse(json!({"node_id": "n1", "user_id": "u-1", "received_at": 5}))
-                .is_err()
+        let reset = report(json!({"node_id": "n1", "user_id": RESET_USER_ID,
+            "secret_key": "failed", "reset": true}))
+        .unwrap();
+        assert!(reset.reset && reset.user_id.is_empty());
+        assert!(report(json!({"node_id": "n1", "user_id": "u-1"})).is_err());
+    }
+
+    #[test]
+    fn a_report_for_another_node_is_refused() {
+        let err = report(
+            json!({"node_id": "victim", "user_id": "u-1", "secret_key": "s",
+            "reset": true}),
+        )
+        .unwrap_err();
+        assert!(err.contains("victim"), "{err}");
+    }
+
+    #[test]
+    fn the_rule_never_hands_over_the_secret() {
+        let event = crate::event::mapping_message(
+            "n1",
+            &json!({"node_id": "n1", "user_id": "u-1", "secret_key": "s3cr3t-plain"}),
+            5,
         );
+        assert!(!event.to_string().contains("s3cr3t-plain"), "{event}");
+        // a whole payload (the old rule's `SELECT *`) is refused rather than read
+        let mut whole = event.clone();
+        whole["payload"] = json!("eyJ9");
+        assert!(NodeReport::parse(whole).is_err());
     }
 
     #[test]

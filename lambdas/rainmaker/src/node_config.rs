@@ -164,28 +164,42 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{node_message, rule_output};
     use serde_json::json;
 
     #[test]
     fn presence_events_as_aws_iot_sends_them() {
-        // the lifecycle event, plus the fields of the esp_node_presence rule
-        let event = json!({"clientId": "9C9E6E2A1B2C", "timestamp": 1_764_000_000_999_i64,
+        // the lifecycle event AWS IoT publishes, as the esp_node_presence rule hands it over
+        let lifecycle = json!({"clientId": "9C9E6E2A1B2C", "timestamp": 1_764_000_000_999_i64,
             "eventType": "disconnected", "clientInitiatedDisconnect": false,
             "sessionIdentifier": "00000000-0000-0000-0000-000000000000",
-            "principalIdentifier": "abc", "disconnectReason": "CONNECTION_LOST", "versionNumber": 3,
-            "node_id": "9C9E6E2A1B2C", "received_at": 1_764_000_001_000_i64,
-            "topic": "$aws/events/presence/disconnected/9C9E6E2A1B2C"});
+            "principalIdentifier": "abc", "disconnectReason": "CONNECTION_LOST", "versionNumber": 3});
+        let event = rule_output(
+            "9C9E6E2A1B2C",
+            "$aws/events/presence/disconnected/9C9E6E2A1B2C",
+            lifecycle.to_string().as_bytes(),
+            1_764_000_001_000,
+        );
         assert!(Presence::is_presence(&event));
         let p = Presence::parse(event).unwrap();
         assert_eq!((p.connected, p.at), (false, 1_764_000_000_999));
-        let other = json!({"eventType": "subscribed", "node_id": "n", "received_at": 1,
-            "topic": "$aws/events/presence/subscribed/n"});
+        let other = rule_output(
+            "n",
+            "$aws/events/presence/subscribed/n",
+            br#"{"eventType": "subscribed"}"#,
+            1,
+        );
         assert!(Presence::parse(other).is_err());
-        assert!(!Presence::is_presence(&json!({"topic": "node/n/config"})));
+        assert!(!Presence::is_presence(&node_message(
+            "n",
+            "config",
+            &json!({}),
+            1
+        )));
     }
 
-    /// What ESP RainMaker firmware publishes on node/<id>/config, plus the rule's fields.
-    fn device_config() -> Value {
+    /// What ESP RainMaker firmware publishes on node/<id>/config.
+    fn config_payload() -> Value {
         json!({
             "node_id": "9C9E6E2A1B2C",
             "config_version": "2020-03-20",
@@ -193,10 +207,17 @@ mod tests {
                      "model": "led-light", "project_name": "led_light", "platform": "esp32c3"},
             "devices": [{"name": "Light", "type": "esp.device.lightbulb", "primary": "Power",
                          "params": [{"name": "Power", "data_type": "bool", "properties": ["read", "write"]}]}],
-            "services": [],
-            "received_at": 1_764_000_000_000_i64,
-            "topic": "node/9C9E6E2A1B2C/config"
+            "services": []
         })
+    }
+
+    fn device_config() -> Value {
+        node_message(
+            "9C9E6E2A1B2C",
+            "config",
+            &config_payload(),
+            1_764_000_000_000,
+        )
     }
 
     #[test]
@@ -211,15 +232,18 @@ mod tests {
             !c.config.contains_key("received_at"),
             "rule fields are not stored"
         );
+        let mut forged = config_payload();
+        forged["node_id"] = json!("someone-else");
+        assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &forged, 1)).is_err());
     }
 
     #[test]
     fn configs_without_info_or_devices_are_refused() {
-        let mut no_info = device_config();
+        let mut no_info = config_payload();
         no_info.as_object_mut().unwrap().remove("info");
-        assert!(NodeConfig::parse(no_info).is_err());
-        let mut no_devices = device_config();
+        assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &no_info, 1)).is_err());
+        let mut no_devices = config_payload();
         no_devices["devices"] = json!({});
-        assert!(NodeConfig::parse(no_devices).is_err());
+        assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &no_devices, 1)).is_err());
     }
 }

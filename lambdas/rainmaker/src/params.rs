@@ -108,20 +108,21 @@ pub async fn handle(db: &Client, table: &str, payload: Value) -> Result<Value, E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{node_message, rule_output};
     use serde_json::json;
 
     #[test]
     fn a_device_report_as_the_rule_delivers_it() {
-        // what ESP RainMaker firmware publishes on node/<id>/params/local, plus the rule's fields
-        let r = Report::parse(json!({
-            "Light": {"Power": true, "Brightness": 75},
-            "Time": {"TZ": "Asia/Shanghai"},
-            "node_id": "9C9E6E2A1B2C",
-            "received_at": 1_764_000_000_123_i64,
-            "topic": "node/9C9E6E2A1B2C/params/local"
-        }))
+        // what ESP RainMaker firmware publishes on node/<id>/params/local
+        let r = Report::parse(node_message(
+            "9C9E6E2A1B2C",
+            "params/local",
+            &json!({"Light": {"Power": true, "Brightness": 75}, "Time": {"TZ": "Asia/Shanghai"}}),
+            1_764_000_000_123,
+        ))
         .unwrap();
         assert_eq!(r.node_id, "9C9E6E2A1B2C");
+        assert_eq!(r.received_at, 1_764_000_000_123);
         assert!(!r.init);
         assert_eq!(
             r.params,
@@ -131,29 +132,41 @@ mod tests {
 
     #[test]
     fn init_reports_are_marked() {
-        let r = Report::parse(json!({"Switch": {"Power": false}, "node_id": "n1", "received_at": 1, "topic": "node/n1/params/local/init"})).unwrap();
+        let r = Report::parse(node_message(
+            "n1",
+            "params/local/init",
+            &json!({"Switch": {"Power": false}}),
+            1,
+        ))
+        .unwrap();
         assert!(r.init);
     }
 
     #[test]
     fn malformed_reports_are_refused_with_a_reason() {
-        for (payload, reason) in [
-            (json!("text"), "not a JSON object"),
+        for (event, reason) in [
+            (
+                rule_output("n", "node/n/params/local", b"text", 1),
+                "not a JSON object",
+            ),
             (
                 json!({"Light": {"Power": true}, "received_at": 1}),
                 "node_id is missing",
             ),
             (
-                json!({"Light": {"Power": true}, "node_id": "n"}),
-                "received_at is missing",
+                node_message("n", "params/local", &json!({}), 1),
+                "no devices",
             ),
-            (json!({"node_id": "n", "received_at": 1}), "no devices"),
             (
-                json!({"Light": 5, "node_id": "n", "received_at": 1}),
+                node_message("n", "params/local", &json!({"Light": 5}), 1),
                 "device `Light`",
             ),
+            (
+                node_message("n", "params/local", &json!({"node_id": "m", "L": {}}), 1),
+                "names node_id",
+            ),
         ] {
-            let err = Report::parse(payload).unwrap_err();
+            let err = Report::parse(event).unwrap_err();
             assert!(err.contains(reason), "{err}");
         }
     }

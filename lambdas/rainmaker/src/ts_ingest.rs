@@ -1,7 +1,8 @@
 //! The `esp_ts_ingest` rule: time-series records a node publishes on `node/<id>/tsdata`
 //! (`{"ts_data_version": ..., "ts_data": [{"name", "dt", "records": [{"v", "t"}]}]}`). Each record
 //! is one item keyed by parameter and time, so a repeated delivery writes the same items again and
-//! changes nothing; items expire after [`RETENTION_DAYS`].
+//! changes nothing; items expire [`RETENTION_DAYS`] after the message arrived (the rule's time, never
+//! the device's: a node that sends a time far ahead cannot keep its records forever).
 
 use std::collections::HashMap;
 
@@ -11,25 +12,35 @@ use lambda_runtime::Error;
 use serde_json::Value;
 
 use crate::event::RuleEvent;
-use crate::store::dropped;
+use crate::store::{dropped, expires_after};
 
 /// How long records are kept.
 pub const RETENTION_DAYS: i64 = 90;
 /// Records accepted from one message.
 pub const MAX_RECORDS: usize = 500;
+/// How far before its arrival a record's device time may be (a node keeps records while it is
+/// offline); an earlier time is taken as this far back.
+pub const MAX_AGE_SECONDS: i64 = 30 * 86_400;
+/// How far after its arrival a record's device time may be (clock drift); a later time is taken
+/// as this far ahead.
+pub const MAX_AHEAD_SECONDS: i64 = 300;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// `<device>.<param>`.
     pub name: String,
     pub data_type: Option<String>,
-    /// Epoch seconds.
+    /// Epoch seconds, the device's, within [`MAX_AGE_SECONDS`] before and [`MAX_AHEAD_SECONDS`]
+    /// after the message's arrival.
     pub t: i64,
     pub value: Value,
 }
 
-pub fn parse(event: Value) -> Result<(String, Vec<Record>), String> {
+/// The node, the arrival time (ms, from the rule) and the records of a message.
+pub fn parse(event: Value) -> Result<(String, i64, Vec<Record>), String> {
     let e = RuleEvent::parse(event)?;
+    let arrived = e.received_at / 1000;
+    let (earliest, latest) = (arrived - MAX_AGE_SECONDS, arrived + MAX_AHEAD_SECONDS);
     let series = e
         .payload
         .get("ts_data")
@@ -52,7 +63,8 @@ pub fn parse(event: Value) -> Result<(String, Vec<Record>), String> {
                 .get("t")
                 .and_then(Value::as_i64)
                 .filter(|t| *t > 0)
-                .ok_or_else(|| format!("a record of `{name}` has no time"))?;
+                .ok_or_else(|| format!("a record of `{name}` has no time"))?
+                .clamp(earliest, latest);
             let value = r
                 .get("v")
                 .cloned()
@@ -74,7 +86,7 @@ pub fn parse(event: Value) -> Result<(String, Vec<Record>), String> {
             records.len()
         ));
     }
-    Ok((e.node_id, records))
+    Ok((e.node_id, e.received_at, records))
 }
 
 /// The sort key of a record: parameter, then zero-padded time, so a query by prefix reads one
@@ -84,7 +96,7 @@ pub fn sort_key(r: &Record) -> String {
 }
 
 pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
-    let (node_id, records) = match parse(event) {
+    let (node_id, received_at, records) = match parse(event) {
         Ok(x) => x,
         Err(why) => return Ok(dropped("time-series message", &why)),
     };
@@ -107,7 +119,7 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
             ("v".to_string(), AttributeValue::S(r.value.to_string())),
             (
                 "expires_at".to_string(),
-                AttributeValue::N((r.t + RETENTION_DAYS * 86_400).to_string()),
+                AttributeValue::N(expires_after(received_at, RETENTION_DAYS).to_string()),
             ),
         ]);
         if let Some(dt) = &r.data_type {
@@ -152,23 +164,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn device_message() -> Value {
+    const ARRIVED_MS: i64 = 1_764_000_061_000;
+
+    fn message(payload: &Value) -> Value {
+        crate::event::node_message("9C9E6E2A1B2C", "tsdata", payload, ARRIVED_MS)
+    }
+
+    /// What ESP RainMaker firmware publishes on node/<id>/tsdata.
+    fn payload() -> Value {
         json!({
             "ts_data_version": "2021-09-13",
             "ts_data": [
                 {"name": "Temperature Sensor.Temperature", "dt": "f", "ow": false,
                  "records": [{"v": 23.5, "t": 1_764_000_000}, {"v": 23.7, "t": 1_764_000_060}]},
                 {"name": "Switch.Power", "dt": "b", "ow": false, "records": [{"v": true, "t": 1_764_000_000}]}
-            ],
-            "node_id": "9C9E6E2A1B2C",
-            "received_at": 1_764_000_061_000_i64,
-            "topic": "node/9C9E6E2A1B2C/tsdata"
+            ]
         })
+    }
+
+    fn device_message() -> Value {
+        message(&payload())
+    }
+
+    #[test]
+    fn device_times_are_kept_near_the_arrival() {
+        let mut p = payload();
+        p["ts_data"][0]["records"] = json!([{"v": 1, "t": i64::MAX}, {"v": 2, "t": 1}]);
+        let (_, arrived, records) = parse(message(&p)).unwrap();
+        assert_eq!(arrived, ARRIVED_MS);
+        assert_eq!(records[0].t, ARRIVED_MS / 1000 + MAX_AHEAD_SECONDS);
+        assert_eq!(records[1].t, ARRIVED_MS / 1000 - MAX_AGE_SECONDS);
     }
 
     #[test]
     fn records_of_every_series_are_read_in_order() {
-        let (node, records) = parse(device_message()).unwrap();
+        let (node, _, records) = parse(device_message()).unwrap();
         assert_eq!(node, "9C9E6E2A1B2C");
         assert_eq!(records.len(), 3);
         assert_eq!(
@@ -181,21 +211,21 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_refused() {
-        let mut no_series = device_message();
+        let mut no_series = payload();
         no_series.as_object_mut().unwrap().remove("ts_data");
-        assert!(parse(no_series).is_err());
-        let mut no_time = device_message();
+        assert!(parse(message(&no_series)).is_err());
+        let mut no_time = payload();
         no_time["ts_data"][0]["records"][0] = json!({"v": 1});
-        assert!(parse(no_time).is_err());
-        let mut empty = device_message();
+        assert!(parse(message(&no_time)).is_err());
+        let mut empty = payload();
         empty["ts_data"] = json!([]);
-        assert!(parse(empty).is_err());
-        let mut flood = device_message();
+        assert!(parse(message(&empty)).is_err());
+        let mut flood = payload();
         flood["ts_data"][0]["records"] = Value::Array(
             (0..=MAX_RECORDS as i64)
                 .map(|t| json!({"v": 1, "t": t + 1}))
                 .collect(),
         );
-        assert!(parse(flood).unwrap_err().contains("at most"));
+        assert!(parse(message(&flood)).unwrap_err().contains("at most"));
     }
 }
