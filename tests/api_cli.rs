@@ -22,6 +22,7 @@ use common::runtime_api::{built, start, Answer, RuntimeApi};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rmdeploy::stack::catalog::ROUTES;
+use rmdeploy_lambdas::event::{mapping_message, node_message};
 use rmdeploy_lambdas::{mapping, node_config, params};
 use serde_json::{json, Value};
 
@@ -318,9 +319,10 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
             "info": {"name": "Kitchen light", "fw_version": "1.0.0", "type": "Lightbulb", "project_name": "light", "platform": "esp32c3"},
             "devices": [{"name": "Light", "type": "esp.device.lightbulb", "primary": "Power",
                          "params": [{"name": "Power", "type": "esp.param.power", "data_type": "bool", "properties": ["read", "write"]}]}],
-            "received_at": 1_000, "topic": format!("node/{NODE}/config")});
+            });
+        let config = node_message(NODE, "config", &config, 1_000);
         node_config::handle(&db, "nodes", config).await.unwrap();
-        let reported = json!({"Light": {"Power": true}, "node_id": NODE, "received_at": 2_000, "topic": format!("node/{NODE}/params/local/init")});
+        let reported = node_message(NODE, "params/local/init", &json!({"Light": {"Power": true}}), 2_000);
         params::handle(&db, "node_params", reported).await.unwrap();
     });
 
@@ -368,8 +370,14 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
         .nth(2)
         .unwrap_or_else(|| panic!("a request id in {out}"))
         .to_string();
-    let device = json!({"node_id": NODE, "user_id": USER, "secret_key": "c0ffee-secret",
-        "received_at": SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64, "topic": format!("node/{NODE}/user/mapping")});
+    let device = mapping_message(
+        NODE,
+        &json!({"node_id": NODE, "user_id": USER, "secret_key": "c0ffee-secret"}),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
     let tables = mapping::Tables {
         requests: "mapping_requests".into(),
         user_nodes: "user_nodes".into(),

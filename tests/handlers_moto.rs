@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use common::moto::Moto;
 use common::tables::{items, s, stack_tables};
-use rmdeploy_lambdas::{node_config, ota_status, params, ts_ingest};
+use rmdeploy_lambdas::event::{mapping_message, node_message, rule_output};
+use rmdeploy_lambdas::{api, mapping, node_config, ota_status, params, ts_ingest};
 use serde_json::{json, Value};
 
 async fn client(moto: &Moto) -> Client {
@@ -22,8 +23,12 @@ async fn params_are_stored_once_and_older_reports_do_not_win() {
     let moto = Moto::start();
     let db = client(&moto).await;
     let report = |at: i64, power: bool| {
-        json!({"Light": {"Power": power}, "node_id": "n1", "received_at": at,
-               "topic": "node/n1/params/local"})
+        node_message(
+            "n1",
+            "params/local",
+            &json!({"Light": {"Power": power}}),
+            at,
+        )
     };
     let first = params::handle(&db, "node_params", report(2_000, true))
         .await
@@ -44,9 +49,13 @@ async fn params_are_stored_once_and_older_reports_do_not_win() {
         serde_json::from_str::<Value>(&s(state, "params")).unwrap(),
         json!({"Light": {"Power": true}})
     );
-    let dropped = params::handle(&db, "node_params", json!("not an object"))
-        .await
-        .unwrap();
+    let dropped = params::handle(
+        &db,
+        "node_params",
+        rule_output("n1", "node/n1/params/local", b"not an object", 3_000),
+    )
+    .await
+    .unwrap();
     assert_eq!(dropped["stored"], false);
 }
 
@@ -56,10 +65,14 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
     let db = client(&moto).await;
 
     let config = |at: i64, fw: &str| {
-        json!({"node_id": "n1", "received_at": at, "topic": "node/n1/config",
-               "config_version": "2020-03-20",
+        node_message(
+            "n1",
+            "config",
+            &json!({"node_id": "n1", "config_version": "2020-03-20",
                "info": {"name": "Light", "fw_version": fw, "type": "Lightbulb", "project_name": "led_light", "platform": "esp32c3"},
-               "devices": [{"name": "Light", "params": []}]})
+               "devices": [{"name": "Light", "params": []}]}),
+            at,
+        )
     };
     assert_eq!(
         node_config::handle(&db, "nodes", config(5, "1.1.0"))
@@ -84,8 +97,13 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
     assert_eq!(s(&nodes[0], "fw_version"), "1.1.0");
     assert_eq!(s(&nodes[0], "project"), "led_light");
 
-    let ts = json!({"node_id": "n1", "received_at": 9, "topic": "node/n1/tsdata", "ts_data_version": "2021-09-13",
-        "ts_data": [{"name": "Sensor.Temperature", "dt": "f", "records": [{"v": 21.5, "t": 100}, {"v": 21.7, "t": 160}]}]});
+    let ts = node_message(
+        "n1",
+        "tsdata",
+        &json!({"ts_data_version": "2021-09-13",
+        "ts_data": [{"name": "Sensor.Temperature", "dt": "f", "records": [{"v": 21.5, "t": 100}, {"v": 21.7, "t": 160}]}]}),
+        9,
+    );
     assert_eq!(
         ts_ingest::handle(&db, "timeseries", ts.clone())
             .await
@@ -104,8 +122,12 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
         .any(|i| s(i, "ts") == "Sensor.Temperature#000000000160" && s(i, "v") == "21.7"));
 
     let status = |at: i64, st: &str| {
-        json!({"ota_job_id": "job-1", "status": st, "additional_info": "", "ts": 1,
-               "node_id": "n1", "received_at": at, "topic": "node/n1/otastatus"})
+        node_message(
+            "n1",
+            "otastatus",
+            &json!({"ota_job_id": "job-1", "status": st, "additional_info": "", "ts": 1}),
+            at,
+        )
     };
     ota_status::handle(&db, "ota_jobs", status(10, "in-progress"))
         .await
@@ -139,7 +161,7 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
-    use rmdeploy_lambdas::mapping::{self, AppRequest, Tables};
+    use rmdeploy_lambdas::mapping::{AppRequest, Tables};
     let moto = Moto::start();
     let db = client(&moto).await;
     let t = Tables {
@@ -147,8 +169,11 @@ async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
         user_nodes: "user_nodes".into(),
     };
     let device = |node: &str, user: &str, secret: &str, at: i64| {
-        json!({"node_id": node, "user_id": user, "secret_key": secret, "received_at": at,
-               "topic": format!("node/{node}/user/mapping")})
+        mapping_message(
+            node,
+            &json!({"node_id": node, "user_id": user, "secret_key": secret}),
+            at,
+        )
     };
     let app = |id: &'static str, node: &'static str, secret: &'static str, at: i64| AppRequest {
         request_id: id,
@@ -269,11 +294,120 @@ async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
     let reset = mapping::handle(
         &db,
         &t,
-        json!({"node_id": "n1", "reset": true, "received_at": 5_000_000}),
+        mapping_message(
+            "n1",
+            &json!({"node_id": "n1", "user_id": "esp-rmaker", "secret_key": "failed", "reset": true}),
+            5_000_000,
+        ),
     )
     .await
     .unwrap();
     assert_eq!(reset["removed"], 2);
     assert!(mapped(db.clone(), "u1").await.is_empty());
     assert!(mapped(db.clone(), "u2").await.is_empty());
+}
+
+/// Issue 14, findings 1 and 5: a node cannot speak for another node, and a node mapped to a new
+/// user is no longer the earlier user's (the API answers 404 to them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_mapping_is_refused_and_a_new_owner_replaces_the_old() {
+    use rmdeploy_lambdas::mapping::{AppRequest, Tables};
+    let moto = Moto::start();
+    let config = common::tables::config(&moto.url).await;
+    let db = Client::new(&config);
+    stack_tables(&db).await;
+    let t = Tables {
+        requests: "mapping_requests".into(),
+        user_nodes: "user_nodes".into(),
+    };
+    let map = |node: &'static str, user: &'static str, at: i64| {
+        let (db, t) = (db.clone(), t.clone());
+        async move {
+            let app = AppRequest {
+                request_id: Box::leak(format!("r-{user}-{at}").into_boxed_str()),
+                user,
+                node,
+                secret: "s3cret",
+                add: true,
+                now_ms: at,
+            };
+            mapping::request(&db, &t, &app).await.unwrap();
+            let report = json!({"node_id": node, "user_id": user, "secret_key": "s3cret"});
+            mapping::handle(&db, &t, mapping_message(node, &report, at + 1_000))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(map("n1", "owner", 1_000_000).await["confirmed"], true);
+
+    // Node n9 publishes, on its own topic, a report naming n1 (with a reset, and with the
+    // attacker's pending request for n1 in place): dropped, nothing stored, n1 keeps its owner.
+    let attacker = AppRequest {
+        request_id: "r-evil",
+        user: "evil",
+        node: "n1",
+        secret: "x",
+        add: true,
+        now_ms: 2_000_000,
+    };
+    mapping::request(&db, &t, &attacker).await.unwrap();
+    let before = items(&db, "mapping_requests").await.len();
+    let forged = json!({"node_id": "n1", "user_id": "evil", "secret_key": "x", "reset": true});
+    let out = mapping::handle(&db, &t, mapping_message("n9", &forged, 2_001_000))
+        .await
+        .unwrap();
+    assert_eq!(out["stored"], false, "{out}");
+    assert!(out["reason"].as_str().unwrap().contains("n1"), "{out}");
+    assert_eq!(items(&db, "mapping_requests").await.len(), before);
+    let owners = |db: Client| async move {
+        let mut users: Vec<String> = items(&db, "user_nodes")
+            .await
+            .iter()
+            .map(|i| format!("{}:{}", s(i, "user_id"), s(i, "node_id")))
+            .collect();
+        users.sort();
+        users
+    };
+    assert_eq!(owners(db.clone()).await, ["owner:n1"]);
+
+    // The device is given to someone else, who maps it: the earlier owner loses it.
+    assert_eq!(map("n1", "buyer", 3_000_000).await["confirmed"], true);
+    assert_eq!(owners(db.clone()).await, ["buyer:n1"]);
+    let iot = aws_sdk_iotdataplane::Client::from_conf(
+        aws_sdk_iotdataplane::config::Builder::from(&config)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    let ctx = api::Ctx {
+        db: db.clone(),
+        iot,
+        tables: api::ApiTables {
+            nodes: "nodes".into(),
+            params: "node_params".into(),
+            jobs: "ota_jobs".into(),
+            mapping: t.clone(),
+        },
+    };
+    let get = |user: &str| {
+        json!({"httpMethod": "GET", "path": "/v1/user/nodes/params",
+               "resource": "/v1/user/nodes/params", "queryStringParameters": {"nodeid": "n1"},
+               "body": null, "isBase64Encoded": false,
+               "requestContext": {"authorizer": {"principalId": user}}})
+    };
+    let report = json!({"Light": {"Power": true}});
+    params::handle(
+        &db,
+        "node_params",
+        node_message("n1", "params/local", &report, 3_002_000),
+    )
+    .await
+    .unwrap();
+    let old = api::handle(&ctx, get("owner")).await.unwrap();
+    assert_eq!(old["statusCode"], 404, "{old}");
+    let new = api::handle(&ctx, get("buyer")).await.unwrap();
+    assert_eq!(new["statusCode"], 200, "{new}");
+    assert_eq!(
+        serde_json::from_str::<Value>(new["body"].as_str().unwrap()).unwrap(),
+        report
+    );
 }

@@ -64,12 +64,9 @@ impl Cloud {
     }
 }
 
+/// What the topic rule hands the function for `payload` published on `node/<node>/<suffix>`.
 fn event(node: &str, suffix: &str, payload: Value, at: i64) -> Value {
-    let mut e = payload;
-    e["node_id"] = json!(node);
-    e["received_at"] = json!(at);
-    e["topic"] = json!(format!("node/{node}/{suffix}"));
-    e
+    rmdeploy_lambdas::event::node_message(node, suffix, &payload, at)
 }
 
 /// GET over plain HTTP/1.0: the body.
