@@ -590,3 +590,138 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// Every topic rule of a rendered template: (rule name, SQL).
+fn rules_of(doc: &Value) -> Vec<(String, String)> {
+    resources_of(doc, "AWS::IoT::TopicRule")
+        .into_iter()
+        .map(|(_, r)| {
+            let p = &r["Properties"];
+            (
+                p["RuleName"].as_str().unwrap().to_string(),
+                p["TopicRulePayload"]["Sql"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What a hostile node publishes: another node's id, a forged topic and time beside the fields
+/// of every message (a mapping secret among them).
+fn forged_payload() -> Value {
+    serde_json::json!({
+        "node_id": "victim", "topic": "node/victim/config", "received_at": 1,
+        "user_id": "u-1", "secret_key": "PLAINTEXT-SECRET", "reset": true,
+        "fw_version": "9.9.9", "devices": [], "info": {}, "ts_data": [],
+        "payload": "eyJ9", "claimed_node_id": "attacker", "secret_sha256": "0".repeat(64)
+    })
+}
+
+/// Issue 14, finding 1: what AWS IoT vouches for (the publisher's node id from the topic, the
+/// topic, the time) never shares a namespace with what the node sends; every rule, run on a
+/// payload that forges them, hands the function the true values, and the handlers refuse the
+/// payload that names another node.
+#[test]
+fn rules_keep_the_node_id_topic_and_time_apart_from_the_payload() {
+    let now = 1_764_000_000_000_i64;
+    for (name, _, docs) in rendered() {
+        let rules = rules_of(&docs[0]);
+        assert_eq!(rules.len(), catalog::RULES.len(), "{name}");
+        for (rule, sql) in rules {
+            let topic = if rule == "esp_node_presence" {
+                "$aws/events/presence/connected/attacker".to_string()
+            } else {
+                let spec = catalog::RULES.iter().find(|r| r.name == rule).unwrap();
+                format!("node/attacker/{}", spec.suffix)
+            };
+            assert!(common::iot_sql::matches(&sql, &topic), "{rule}: {sql}");
+            let payload = serde_json::to_vec(&forged_payload()).unwrap();
+            let out = common::iot_sql::run(&sql, &topic, &payload, now);
+            assert_eq!(out["node_id"], "attacker", "{name} {rule}: {out}");
+            assert_eq!(out["topic"], topic.as_str(), "{name} {rule}: {out}");
+            assert_eq!(out["received_at"], now, "{name} {rule}: {out}");
+            let parsed = if rule == "esp_user_node_mapping" {
+                rmdeploy_lambdas::event::RuleEvent::parse_selected(out.clone())
+            } else if rule == "esp_cmd_resp" {
+                rmdeploy_lambdas::event::RuleEvent::parse_bytes(out.clone())
+            } else {
+                rmdeploy_lambdas::event::RuleEvent::parse(out.clone())
+            };
+            if rule == "esp_cmd_resp" {
+                let e = parsed.unwrap();
+                assert_eq!((e.node_id.as_str(), e.bytes), ("attacker", payload.clone()));
+            } else if rule != "esp_node_presence" {
+                let err = parsed.unwrap_err();
+                assert!(err.contains("victim"), "{name} {rule}: {err}");
+            }
+        }
+    }
+}
+
+/// The events the handlers' tests are built from (`lambdas::event`) are what the rendered
+/// rules make of the same message.
+#[test]
+fn the_handlers_tests_use_the_events_the_rules_make() {
+    let (_, _, docs) = rendered().remove(0);
+    let sql = |rule: &str| {
+        rules_of(&docs[0])
+            .into_iter()
+            .find(|(r, _)| r == rule)
+            .unwrap()
+            .1
+    };
+    let config = serde_json::json!({"node_id": "n1", "info": {"fw_version": "1.0"}, "devices": []});
+    assert_eq!(
+        common::iot_sql::run(
+            &sql("esp_node_config"),
+            "node/n1/config",
+            &serde_json::to_vec(&config).unwrap(),
+            5
+        ),
+        rmdeploy_lambdas::event::node_message("n1", "config", &config, 5)
+    );
+    let mapping = serde_json::json!({"node_id": "n1", "user_id": "u", "secret_key": "k"});
+    assert_eq!(
+        common::iot_sql::run(
+            &sql("esp_user_node_mapping"),
+            "node/n1/user/mapping",
+            &serde_json::to_vec(&mapping).unwrap(),
+            5
+        ),
+        rmdeploy_lambdas::event::mapping_message("n1", &mapping, 5)
+    );
+}
+
+/// Issue 14, finding 9: no rule hands a function (and so no retry, log or dead-letter queue)
+/// the plaintext of a secret a node sends: stock firmware's `user/mapping` message, run through
+/// every rendered rule, never leaves `secret_key` readable, base64-encoded or not.
+#[test]
+fn no_rule_output_holds_a_plaintext_secret() {
+    use base64::Engine;
+    let firmware =
+        br#"{"node_id":"n1","user_id":"u-1","secret_key":"PLAINTEXT-SECRET","reset":true}"#;
+    for (name, _, docs) in rendered() {
+        for (rule, sql) in rules_of(&docs[0]) {
+            let Some(spec) = catalog::RULES.iter().find(|r| r.name == rule) else {
+                continue;
+            };
+            if spec.suffix != "user/mapping" {
+                continue;
+            }
+            let out = common::iot_sql::run(&sql, "node/n1/user/mapping", firmware, 1).to_string();
+            assert!(!out.contains("PLAINTEXT-SECRET"), "{name} {rule}: {out}");
+            for v in serde_json::from_str::<Value>(&out)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .values()
+            {
+                if let Some(bytes) = v
+                    .as_str()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                {
+                    assert!(!String::from_utf8_lossy(&bytes).contains("PLAINTEXT-SECRET"));
+                }
+            }
+        }
+    }
+}

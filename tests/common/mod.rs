@@ -3,6 +3,7 @@
 
 pub mod building;
 pub mod faults;
+pub mod iot_sql;
 pub mod moto;
 pub mod proxy;
 pub mod runtime_api;

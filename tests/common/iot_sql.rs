@@ -1,0 +1,102 @@
+//! The part of AWS IoT SQL (version 2016-03-23) the stack's topic rules use, run on a message as
+//! AWS IoT runs it: what a rule hands its function. Anything outside this part (a bare `*`
+//! beside other fields, a `WHERE`, another function) is refused, so a rule that starts mixing the
+//! payload with the fields AWS IoT vouches for cannot pass unnoticed.
+//!
+//! Functions, from the AWS IoT SQL reference: `encode(*, 'base64')` is the whole payload, JSON or
+//! not, base64-encoded; `topic()` the whole topic and `topic(n)` its n-th level (from 1);
+//! `timestamp()` the time the rule engine received the message (ms); `sha256(x)` the lower-case
+//! hex SHA-256 of a string; a bare name is that key of a JSON payload, left out when missing.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// One selected item: (expression, output name).
+fn items(select: &str) -> Vec<(String, String)> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in select.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(select[start..i].trim().to_string());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(select[start..].trim().to_string());
+    parts
+        .into_iter()
+        .map(|p| match p.split_once(" AS ") {
+            Some((e, alias)) => (e.trim().to_string(), alias.trim().to_string()),
+            None => (p.clone(), p),
+        })
+        .collect()
+}
+
+/// The topic filter of a rule's SQL, and whether `topic` matches it.
+pub fn matches(sql: &str, topic: &str) -> bool {
+    let filter = sql.rsplit_once(" FROM '").unwrap().1.trim_end_matches('\'');
+    let (f, t): (Vec<&str>, Vec<&str>) = (filter.split('/').collect(), topic.split('/').collect());
+    f.len() == t.len() && f.iter().zip(&t).all(|(a, b)| *a == "+" || a == b)
+}
+
+/// What the rule hands its action for `payload` published on `topic` at `now_ms`.
+pub fn run(sql: &str, topic: &str, payload: &[u8], now_ms: i64) -> Value {
+    let rest = sql.strip_prefix("SELECT ").expect("SELECT ...");
+    let (select, _) = rest
+        .rsplit_once(" FROM '")
+        .expect("... FROM '<topic filter>'");
+    assert!(
+        !sql.contains(" WHERE "),
+        "WHERE is outside the emulated part: {sql}"
+    );
+    let json: Option<Map<String, Value>> = serde_json::from_slice(payload).ok();
+    let field = |name: &str| json.as_ref().and_then(|m| m.get(name)).cloned();
+    let levels: Vec<&str> = topic.split('/').collect();
+    let mut out = Map::new();
+    for (expr, alias) in items(select) {
+        let value = if expr == "*" {
+            panic!("`SELECT *` beside other fields mixes the payload with them: {sql}")
+        } else if expr == "encode(*, 'base64')" {
+            use base64::Engine;
+            Some(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(payload),
+            ))
+        } else if expr == "topic()" {
+            Some(Value::String(topic.to_string()))
+        } else if let Some(n) = expr
+            .strip_prefix("topic(")
+            .and_then(|e| e.strip_suffix(')'))
+        {
+            let n: usize = n.parse().expect("topic(<level>)");
+            levels.get(n - 1).map(|l| Value::String(l.to_string()))
+        } else if expr == "timestamp()" {
+            Some(Value::from(now_ms))
+        } else if let Some(name) = expr
+            .strip_prefix("sha256(")
+            .and_then(|e| e.strip_suffix(')'))
+        {
+            field(name)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .map(|s| {
+                    Value::String(
+                        Sha256::digest(s.as_bytes())
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect(),
+                    )
+                })
+        } else if expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            field(&expr)
+        } else {
+            panic!("`{expr}` is outside the emulated part of IoT SQL: {sql}")
+        };
+        if let Some(v) = value.filter(|v| !v.is_null()) {
+            out.insert(alias, v);
+        }
+    }
+    Value::Object(out)
+}
