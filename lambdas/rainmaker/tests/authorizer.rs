@@ -4,14 +4,16 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use rmdeploy_lambdas::authorizer::{allow, verify, Expect, KeyCache, Principal, Rejection};
+use rmdeploy_lambdas::authorizer::{
+    allow, verify, Expect, KeyCache, Principal, Rejection, LEEWAY_SECONDS, MAX_KEY_AGE,
+};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://login.example.com/";
@@ -80,6 +82,7 @@ fn expect() -> Expect {
     Expect {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
+        groups_claim: "groups".into(),
     }
 }
 
@@ -98,12 +101,17 @@ fn tokens_are_accepted_and_refused_for_the_right_reasons() {
             .groups,
         vec!["admin", "ops"]
     );
+    // Cognito's claim, when the profile names it (`identity.groups_claim`); otherwise ignored.
     let mut cognito = claims();
     cognito["cognito:groups"] = json!(["admin"]);
+    let cognito = token(Algorithm::ES256, "ec-1", &k.ec, &cognito);
+    assert_eq!(check(&cognito).unwrap().groups, Vec::<String>::new());
+    let by_cognito = Expect {
+        groups_claim: "cognito:groups".into(),
+        ..expect()
+    };
     assert_eq!(
-        check(&token(Algorithm::ES256, "ec-1", &k.ec, &cognito))
-            .unwrap()
-            .groups,
+        verify(&cognito, &jwks, &by_cognito).unwrap().groups,
         vec!["admin"]
     );
 
@@ -124,6 +132,13 @@ fn tokens_are_accepted_and_refused_for_the_right_reasons() {
     assert_eq!(
         check(&with(&|c| c["exp"] = json!(now() - 120))),
         Err(Rejection::Expired)
+    );
+    assert_eq!(
+        check(&with(&|c| {
+            c.as_object_mut().unwrap().remove("exp");
+        }))
+        .map(|_| ()),
+        Err(Rejection::Malformed("Missing required claim: exp".into()))
     );
     assert_eq!(
         check(&with(&|c| c["nbf"] = json!(now() + 600))),
@@ -244,9 +259,148 @@ fn the_policy_allows_the_whole_stage_for_the_user() {
     );
     assert_eq!(p["principalId"], "user-1");
     assert_eq!(p["context"]["user_id"], "user-1");
-    assert_eq!(p["context"]["groups"], "admin,ops");
+    assert_eq!(p["context"]["groups"], r#"["admin","ops"]"#);
     assert_eq!(
         p["policyDocument"]["Statement"][0]["Resource"],
         "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/live/*/*"
     );
+}
+
+/// Finding 4: group names are kept exact; none is split into `admin`.
+#[test]
+fn group_names_are_exact_and_never_split() {
+    let k = keys();
+    let jwks = set(&[&k.rsa_jwk]);
+    let groups_of = |value: Value| {
+        let mut c = claims();
+        c["groups"] = value;
+        verify(
+            &token(Algorithm::RS256, "rsa-1", &k.rsa, &c),
+            &jwks,
+            &expect(),
+        )
+        .unwrap()
+        .groups
+    };
+    assert_eq!(groups_of(json!(["Building admin"])), vec!["Building admin"]);
+    assert_eq!(groups_of(json!(["x,admin"])), vec!["x,admin"]);
+    // A string claim is one group, as named.
+    assert_eq!(groups_of(json!("Building admin")), vec!["Building admin"]);
+    assert_eq!(groups_of(json!("x,admin")), vec!["x,admin"]);
+    assert_eq!(groups_of(json!([1, "ops", null])), vec!["ops"]);
+    // The context carries them as a JSON array in a string, which the API parses back exactly.
+    let p = allow(
+        &Principal {
+            user: "user-1".into(),
+            groups: vec!["Building admin".into(), "x,admin".into()],
+        },
+        "arn:aws:execute-api:us-east-1:123456789012:abc123/live/GET/v1/admin/otajobs",
+    );
+    let context = p["context"]["groups"].as_str().unwrap();
+    let back: Vec<String> = serde_json::from_str(context).unwrap();
+    assert_eq!(back, vec!["Building admin", "x,admin"]);
+    let event = json!({"path": "/v1/admin/otajobs", "httpMethod": "GET",
+        "requestContext": {"authorizer": {"principalId": "user-1", "groups": context}}});
+    let req = rmdeploy_lambdas::api::Request::from_proxy(&event).unwrap();
+    assert!(!req.is_in("admin"));
+    assert!(req.is_in("x,admin"));
+}
+
+/// Finding 6: a token is refused from the second its `exp` passes; the leeway is for `nbf` only.
+#[test]
+fn a_token_past_exp_is_refused_at_once() {
+    assert!(LEEWAY_SECONDS <= 60);
+    let k = keys();
+    let jwks = set(&[&k.rsa_jwk]);
+    for past in [1, 5, LEEWAY_SECONDS as i64 - 1, 59] {
+        let mut c = claims();
+        c["exp"] = json!(now() - past);
+        assert_eq!(
+            verify(
+                &token(Algorithm::RS256, "rsa-1", &k.rsa, &c),
+                &jwks,
+                &expect()
+            ),
+            Err(Rejection::Expired),
+            "{past} s past exp"
+        );
+    }
+    let mut c = claims();
+    c["exp"] = json!(now() + 5);
+    assert_eq!(
+        verify(
+            &token(Algorithm::RS256, "rsa-1", &k.rsa, &c),
+            &jwks,
+            &expect()
+        ),
+        user_1()
+    );
+    // A token from an issuer whose clock runs a little ahead is still good.
+    c["nbf"] = json!(now() + 10);
+    assert_eq!(
+        verify(
+            &token(Algorithm::RS256, "rsa-1", &k.rsa, &c),
+            &jwks,
+            &expect()
+        ),
+        user_1()
+    );
+}
+
+/// An issuer that can go down: while `up` is false it answers 503.
+fn flaky_issuer(jwks: Value) -> (String, Arc<Mutex<bool>>, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let up = Arc::new(Mutex::new(true));
+    let fetches = Arc::new(Mutex::new(0));
+    let (u, f) = (up.clone(), fetches.clone());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            *f.lock().unwrap() += 1;
+            if *u.lock().unwrap() {
+                let body = jwks.to_string();
+                let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            } else {
+                let _ = write!(stream, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            }
+        }
+    });
+    (url, up, fetches)
+}
+
+/// Finding 6: while the issuer is down the cached keys keep working, for a day; then every token
+/// is refused until the issuer answers again.
+#[test]
+fn a_jwks_outage_older_than_a_day_fails_closed() {
+    let k = keys();
+    let (url, up, fetches) = flaky_issuer(json!({"keys": [k.rsa_jwk]}));
+    let start = Instant::now();
+    let offset = Arc::new(Mutex::new(Duration::ZERO));
+    let o = offset.clone();
+    let mut cache = KeyCache::with_clock(&url, Arc::new(move || start + *o.lock().unwrap()));
+    let age = |d: Duration| *offset.lock().unwrap() = d;
+    let rsa = token(Algorithm::RS256, "rsa-1", &k.rsa, &claims());
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
+    assert_eq!(*fetches.lock().unwrap(), 1);
+
+    *up.lock().unwrap() = false;
+    // Two hours into the outage: the keys are stale, the refetch fails, the old keys still serve.
+    age(Duration::from_secs(2 * 3600));
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
+    assert_eq!(*fetches.lock().unwrap(), 2, "a refetch was tried");
+    // Just under a day: still served.
+    age(MAX_KEY_AGE - Duration::from_secs(60));
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
+    // Past a day: refused, and refused again on the next call.
+    age(MAX_KEY_AGE + Duration::from_secs(60));
+    assert_eq!(cache.verify(&rsa, &expect()), Err(Rejection::KeysTooOld));
+    age(MAX_KEY_AGE + Duration::from_secs(120));
+    assert!(cache.verify(&rsa, &expect()).is_err());
+
+    // The issuer is back: the next fetch restores service.
+    *up.lock().unwrap() = true;
+    age(MAX_KEY_AGE + Duration::from_secs(3600));
+    assert_eq!(cache.verify(&rsa, &expect()), user_1());
 }

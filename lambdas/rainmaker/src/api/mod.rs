@@ -133,14 +133,7 @@ impl Request {
             .or_else(|| authorizer["claims"]["sub"].as_str())
             .filter(|u| !u.is_empty())
             .map(str::to_string);
-        let groups = authorizer["groups"]
-            .as_str()
-            .or_else(|| authorizer["claims"]["cognito:groups"].as_str())
-            .unwrap_or("")
-            .split([',', ' '])
-            .filter(|g| !g.is_empty())
-            .map(str::to_string)
-            .collect();
+        let groups = groups_of(authorizer, &groups_claim());
         Ok(Request {
             method,
             route,
@@ -160,6 +153,16 @@ impl Request {
                 "Sign in first: no user in the request",
             )
         })
+    }
+
+    /// Whether the caller is in the admin group (exact name, see [`groups_of`]).
+    pub fn is_admin(&self) -> bool {
+        self.is_in(&admin_group())
+    }
+
+    /// Whether the caller is in the group of exactly this name.
+    pub fn is_in(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
     }
 
     /// A query parameter that must be there.
@@ -190,6 +193,66 @@ impl Request {
                     format!("The body needs a `{name}` string"),
                 )
             })
+    }
+}
+
+/// The admin group's name: `ADMIN_GROUP` (the profile's `identity.admin_group`), else `admin`.
+pub fn admin_group() -> String {
+    std::env::var("ADMIN_GROUP")
+        .ok()
+        .filter(|g| !g.is_empty())
+        .unwrap_or_else(|| "admin".into())
+}
+
+/// The claim Cognito's groups arrive in: `GROUPS_CLAIM` (the profile's `identity.groups_claim`),
+/// else `cognito:groups`. (The OAuth2 authorizer reads its own claim and passes the groups on.)
+pub fn groups_claim() -> String {
+    std::env::var("GROUPS_CLAIM")
+        .ok()
+        .filter(|g| !g.is_empty())
+        .unwrap_or_else(|| "cognito:groups".into())
+}
+
+/// The groups the authorizer vouches for, by their exact names; none when they cannot be read
+/// unambiguously.
+///
+/// - OAuth2 (the TOKEN authorizer's context): `groups` is a JSON array of strings, written by
+///   our authorizer. Anything else is no group.
+/// - Cognito (`COGNITO_USER_POOLS`): API Gateway REST renders the token's array claim as one
+///   string joined with commas (`a,b`), and Cognito group names may themselves contain commas
+///   (their pattern allows any punctuation). `a,b` is then either two groups or one, so a value
+///   with a comma yields no group at all (logged): only a user whose one group is the admin group
+///   is admin. A value without a comma is one group, matched exactly.
+pub fn groups_of(authorizer: &Value, claim: &str) -> Vec<String> {
+    if let Some(claims) = authorizer.get("claims").filter(|c| c.is_object()) {
+        return match claims.get(claim) {
+            Some(Value::String(s)) if s.is_empty() => Vec::new(),
+            Some(Value::String(s)) if !s.contains(',') => vec![s.clone()],
+            Some(Value::String(_)) => {
+                tracing::info!(
+                    claim,
+                    "several groups, or a group name with a comma: API Gateway joins them alike, so none is used"
+                );
+                Vec::new()
+            }
+            // Not how API Gateway REST renders claims today; an array is exact all the same.
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(|g| g.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+    }
+    match authorizer["groups"]
+        .as_str()
+        .map(serde_json::from_str::<Vec<String>>)
+    {
+        Some(Ok(groups)) => groups,
+        Some(Err(_)) => {
+            tracing::info!("the authorizer's groups are not a JSON array of strings: none used");
+            Vec::new()
+        }
+        None => Vec::new(),
     }
 }
 
@@ -243,7 +306,7 @@ mod tests {
                "headers": {"Authorization": "eyJ..."},
                "queryStringParameters": {"nodeid": "n1"},
                "body": body, "isBase64Encoded": false,
-               "requestContext": {"stage": "v1", "authorizer": {"principalId": "u-1", "groups": "admin"}}})
+               "requestContext": {"stage": "v1", "authorizer": {"principalId": "u-1", "groups": "[\"admin\"]"}}})
     }
 
     #[test]
@@ -257,10 +320,62 @@ mod tests {
         assert_eq!(r.user().unwrap(), "u-1");
         assert_eq!(r.groups, vec!["admin"]);
         let cognito = json!({"path": "/v1/user/nodes", "httpMethod": "GET",
-            "requestContext": {"authorizer": {"claims": {"sub": "c-9", "cognito:groups": "a b"}}}});
+            "requestContext": {"authorizer": {"claims": {"sub": "c-9", "cognito:groups": "ops"}}}});
         let r = Request::from_proxy(&cognito).unwrap();
-        assert_eq!((r.user.as_deref(), r.groups.len()), (Some("c-9"), 2));
+        assert_eq!(
+            (r.user.as_deref(), r.groups.clone()),
+            (Some("c-9"), vec!["ops".to_string()])
+        );
         assert!(r.param("nodeid").is_err());
+    }
+
+    fn oauth2_groups(context: &str) -> Request {
+        Request::from_proxy(&json!({"path": "/v1/admin/otajobs", "httpMethod": "GET",
+            "requestContext": {"authorizer": {"principalId": "u-1", "groups": context}}}))
+        .unwrap()
+    }
+
+    fn cognito_groups(rendered: &str) -> Request {
+        Request::from_proxy(&json!({"path": "/v1/admin/otajobs", "httpMethod": "GET",
+            "requestContext": {"authorizer": {"claims": {"sub": "c-1", "cognito:groups": rendered}}}}))
+        .unwrap()
+    }
+
+    /// Finding 4: a group whose name only contains the admin group's is not the admin group.
+    #[test]
+    fn building_admin_and_x_comma_admin_are_not_admin() {
+        // OAuth2: the authorizer passes `["Building admin"]` and `["x,admin"]`.
+        for name in [
+            "Building admin",
+            "x,admin",
+            "admin ",
+            " admin",
+            "Admin",
+            "admins",
+        ] {
+            let r = oauth2_groups(&serde_json::to_string(&[name]).unwrap());
+            assert_eq!(r.groups, vec![name.to_string()]);
+            assert!(!r.is_in("admin"), "{name:?} counted as admin");
+        }
+        // The same names as an older authorizer joined them, or anything not a JSON array.
+        for context in [
+            "Building admin",
+            "x,admin",
+            "admin,ops",
+            "admin",
+            "{\"admin\":1}",
+        ] {
+            assert!(!oauth2_groups(context).is_in("admin"), "{context:?}");
+        }
+        // Cognito: API Gateway joins the groups with commas; one with a comma in its name reads
+        // the same as two groups, so neither reading grants admin.
+        for rendered in ["Building admin", "x,admin", "admin,x", ""] {
+            assert!(!cognito_groups(rendered).is_in("admin"), "{rendered:?}");
+        }
+        // The admin group itself, by its exact name.
+        assert!(oauth2_groups("[\"ops\",\"admin\"]").is_in("admin"));
+        assert!(cognito_groups("admin").is_in("admin"));
+        assert!(oauth2_groups("[\"Building admin\"]").is_in("Building admin"));
     }
 
     #[test]

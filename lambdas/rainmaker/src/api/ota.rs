@@ -10,13 +10,13 @@ use crate::ota_jobs;
 
 fn admin(req: &Request) -> Result<(), Answer> {
     req.user()?;
-    if req.groups.iter().any(|g| g == "admin") {
+    if req.is_admin() {
         Ok(())
     } else {
         Err(Answer::failure(
             403,
             code::FORBIDDEN,
-            "OTA jobs are for users in the `admin` group",
+            "OTA jobs are for users in the admin group (the profile's identity.admin_group)",
         ))
     }
 }
