@@ -277,13 +277,25 @@ pub async fn set_params(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
     ))
 }
 
-/// A request id nobody can guess from another (std's randomly seeded hasher, twice).
-fn new_request_id() -> String {
-    use std::hash::BuildHasher;
-    let now = crate::runtime::now_ms();
-    let a = std::collections::hash_map::RandomState::new().hash_one(now);
-    let b = std::collections::hash_map::RandomState::new().hash_one((now, a));
-    format!("{a:016x}{b:016x}")
+/// A request id nobody can guess from another: a UUID version 4 (RFC 9562) from the operating
+/// system's random source (`ring::rand::SystemRandom`, getrandom on Linux).
+pub fn new_request_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .expect("the operating system's random source");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// `PUT user/nodes/mapping`: `{"user_id", "node_id", "secret_key", "operation"}`.
@@ -389,8 +401,38 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_differ() {
-        assert_ne!(new_request_id(), new_request_id());
-        assert_eq!(new_request_id().len(), 32);
+    fn request_ids_are_random_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        for id in &ids {
+            let parts: Vec<&str> = id.split('-').collect();
+            let lens: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            assert_eq!(lens, [8, 4, 4, 4, 12], "{id}");
+            assert!(id
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert!(parts[2].starts_with('4'), "version 4: {id}");
+            assert!("89ab".contains(&parts[3][..1]), "RFC variant: {id}");
+        }
+        // every bit but the fixed six varies: a counter or a clock would leave most bits fixed
+        let ones = ids.iter().fold([0u32; 128], |mut n, id| {
+            let bytes = id.replace('-', "");
+            for (i, c) in bytes.chars().enumerate() {
+                let v = c.to_digit(16).unwrap();
+                for bit in 0..4 {
+                    n[i * 4 + bit] += (v >> (3 - bit)) & 1;
+                }
+            }
+            n
+        });
+        let fixed = [48, 49, 50, 51, 64, 65];
+        for (bit, n) in ones.iter().enumerate() {
+            if !fixed.contains(&bit) {
+                assert!(
+                    (350..650).contains(n),
+                    "bit {bit} is set in {n} of 1000 ids"
+                );
+            }
+        }
     }
 }
