@@ -11,7 +11,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn build(profile: &str, path: &str) -> Value {
-    let target = rmdeploy::commands::build::target_dir(None);
+    let target =
+        rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
     common::json_of(
         common::rmdeploy()
             .env("PATH", path)
@@ -62,7 +63,8 @@ fn bundled_functions_build_for_each_architecture() {
         assert_eq!(again["sha256"], sha);
 
         // the zip the key names holds a bootstrap for the right CPU
-        let target = rmdeploy::commands::build::target_dir(None);
+        let target =
+            rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
         let bootstrap = std::fs::read(
             rmdeploy::artifacts::build::lambda_dir(&target, arch).join("params/bootstrap"),
         )

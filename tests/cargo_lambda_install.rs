@@ -43,3 +43,28 @@ fn a_missing_cargo_lambda_is_installed_from_pypi() {
         .unwrap();
     assert_eq!(before, after);
 }
+
+/// Issue 14, finding 12: pip installs only files whose SHA-256 rmdeploy pins; a pin that does not
+/// match what PyPI serves (a replaced upload, a poisoned mirror) stops the install.
+#[test]
+fn a_file_whose_hash_is_not_pinned_is_refused() {
+    let pinned = rmdeploy::artifacts::tool::REQUIREMENTS;
+    let requirements: Vec<&str> = pinned
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && !l.trim().is_empty())
+        .collect();
+    assert_eq!(
+        requirements,
+        ["cargo-lambda==1.9.2 \\", "ziglang==0.17.1 \\"],
+        "every requirement pinned, zig included"
+    );
+    let venv = tempfile::tempdir().unwrap();
+    let tampered = pinned.replace(
+        "--hash=sha256:db2c0b1d53d7ed0055198fd045f641addc91b180b20d794fcf78cc9a9efacb38",
+        "--hash=sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    );
+    assert_ne!(tampered, pinned);
+    let err = rmdeploy::artifacts::tool::install(venv.path(), &tampered).unwrap_err();
+    assert!(err.to_string().contains("failed"), "{err}");
+    assert!(!venv.path().join("bin/cargo-lambda").exists());
+}

@@ -59,6 +59,9 @@ pub enum BuildError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dir(#[from] super::dirs::DirError),
 }
 
 /// Build, check and zip the functions that have bundled code. Cargo's output goes to stderr.
@@ -71,6 +74,7 @@ pub fn build(
     if !sources.is_dir() {
         return Err(BuildError::NoSources(sources.display().to_string()));
     }
+    super::dirs::private(target_dir, super::dirs::LAMBDA_TARGET)?;
     let path = super::tool::cargo_lambda_path()?;
     super::tool::ensure_rust_target(arch);
     let mut crates: Vec<&str> = functions.iter().map(|f| f.code.0).collect();
@@ -105,6 +109,8 @@ pub fn build(
             // The `lambda` profile of the workspace: size-tuned release settings.
             .arg("--profile")
             .arg("lambda")
+            // The dependency versions of Cargo.lock, never newer ones resolved at build time.
+            .arg("--locked")
             .arg(match arch {
                 Architecture::Arm64 => "--arm64",
                 Architecture::X86_64 => "--x86-64",

@@ -3,6 +3,7 @@
 //! uploaded twice.
 
 pub mod build;
+pub mod dirs;
 pub mod elf;
 pub mod package;
 pub mod store;

@@ -10,17 +10,15 @@ use crate::profile::Architecture;
 /// The cargo-lambda release rmdeploy installs when there is none.
 pub const CARGO_LAMBDA: &str = "cargo-lambda==1.9.2";
 
+/// What rmdeploy installs, each file pinned by its SHA-256 (cargo-lambda and its zig).
+pub const REQUIREMENTS: &str = include_str!("cargo-lambda.requirements.txt");
+
 /// rmdeploy's virtualenv for cargo-lambda: `RMDEPLOY_TOOLS`, else `~/.cache/rmdeploy/tools`.
-pub fn tools_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RMDEPLOY_TOOLS").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("rmdeploy")
-        .join("tools")
+pub fn tools_dir() -> Result<PathBuf, super::dirs::DirError> {
+    super::dirs::folder(
+        std::env::var_os("RMDEPLOY_TOOLS").map(PathBuf::from),
+        super::dirs::TOOLS,
+    )
 }
 
 fn runs(cmd: &mut Command) -> bool {
@@ -37,19 +35,23 @@ pub fn cargo_lambda_path() -> Result<std::ffi::OsString, BuildError> {
     if runs(Command::new("cargo").args(["lambda", "--version"])) {
         return Ok(current);
     }
-    let venv = tools_dir();
+    let venv = tools_dir()?;
+    super::dirs::private(&venv, super::dirs::TOOLS)?;
     let bin = venv.join("bin");
     if !bin.join("cargo-lambda").is_file() {
-        install(&venv)?;
+        install(&venv, REQUIREMENTS)?;
     }
     let mut paths = vec![bin];
     paths.extend(std::env::split_paths(&current));
     std::env::join_paths(paths).map_err(|e| BuildError::Tool(e.to_string()))
 }
 
-fn install(venv: &Path) -> Result<(), BuildError> {
+/// Install `requirements` (a pip requirements file whose every requirement carries its hashes)
+/// into the virtualenv `venv`, made when missing. pip refuses a file whose hash is not listed,
+/// any requirement without hashes, and source distributions (which would run code to build).
+pub fn install(venv: &Path, requirements: &str) -> Result<(), BuildError> {
     eprintln!(
-        "cargo-lambda is not installed: installing {CARGO_LAMBDA} from PyPI into {}",
+        "cargo-lambda is not installed: installing {CARGO_LAMBDA} from PyPI, pinned by hash, into {}",
         venv.display()
     );
     let python = venv.join("bin").join("python");
@@ -67,6 +69,9 @@ fn install(venv: &Path) -> Result<(), BuildError> {
             )));
         }
     }
+    let file = venv.join("rmdeploy-requirements.txt");
+    std::fs::write(&file, requirements)
+        .map_err(|e| BuildError::Tool(format!("{}: {e}", file.display())))?;
     let status = Command::new(&python)
         .args([
             "-m",
@@ -74,15 +79,20 @@ fn install(venv: &Path) -> Result<(), BuildError> {
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            CARGO_LAMBDA,
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-r",
         ])
+        .arg(&file)
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
         .map_err(|e| BuildError::Tool(format!("pip: {e}")))?;
     if !status.success() {
         return Err(BuildError::Tool(format!(
-            "pip install {CARGO_LAMBDA} failed"
+            "pip install {CARGO_LAMBDA} failed (a file whose hash is not pinned is refused)"
         )));
     }
     Ok(())

@@ -366,7 +366,7 @@ fn stopped(what: &str) -> ExitCode {
 /// Build the Lambdas (or collect the last build with --no-build), on a blocking thread.
 fn artifacts(args: &Args, resolved: &Resolved) -> miette::Result<Vec<Built>> {
     let functions = crate::stack::deployed_functions(resolved);
-    let target = super::build::target_dir(args.target_dir.clone());
+    let target = super::build::target_dir(args.target_dir.clone())?;
     let arch = resolved.architecture;
     if args.no_build {
         return Ok(build::collect(&target, &functions, arch)?);

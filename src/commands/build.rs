@@ -26,20 +26,13 @@ pub struct Args {
     pub target_dir: Option<PathBuf>,
 }
 
-/// The Lambda build folder: the flag, else `RMDEPLOY_LAMBDA_TARGET`, else the user's cache.
-pub fn target_dir(arg: Option<PathBuf>) -> PathBuf {
-    arg.or_else(|| {
-        std::env::var_os("RMDEPLOY_LAMBDA_TARGET")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
-    .unwrap_or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir);
-        cache.join("rmdeploy").join("lambda-target")
-    })
+/// The Lambda build folder: the flag, else `RMDEPLOY_LAMBDA_TARGET`, else the user's cache; never
+/// the shared temporary folder.
+pub fn target_dir(arg: Option<PathBuf>) -> Result<PathBuf, crate::artifacts::dirs::DirError> {
+    crate::artifacts::dirs::folder(
+        arg.or_else(|| std::env::var_os("RMDEPLOY_LAMBDA_TARGET").map(PathBuf::from)),
+        crate::artifacts::dirs::LAMBDA_TARGET,
+    )
 }
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
@@ -52,7 +45,7 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     );
     let built = build::build(
         &sources,
-        &target_dir(args.target_dir),
+        &target_dir(args.target_dir)?,
         &functions,
         resolved.architecture,
     )?;

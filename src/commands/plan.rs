@@ -96,8 +96,10 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
         )
     } else {
         let functions = crate::stack::deployed_functions(&resolved);
-        let target = super::build::target_dir(args.target_dir.clone());
-        let built = build::collect(&target, &functions, resolved.architecture).unwrap_or_default();
+        let built = super::build::target_dir(args.target_dir.clone())
+            .ok()
+            .and_then(|target| build::collect(&target, &functions, resolved.architecture).ok())
+            .unwrap_or_default();
         let stack = resolved.profile.stack_name.clone();
         block_on(async {
             let clients = Clients::connect(&args.aws, &resolved.region).await;

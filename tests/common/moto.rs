@@ -80,7 +80,7 @@ impl Moto {
             .env("PATH", super::lambda_build_path())
             .env(
                 "RMDEPLOY_LAMBDA_TARGET",
-                rmdeploy::commands::build::target_dir(None),
+                rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder"),
             )
             .env("NO_COLOR", "1")
             .env("AWS_ACCESS_KEY_ID", "testing")

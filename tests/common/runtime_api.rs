@@ -15,7 +15,8 @@ use std::time::Instant;
 pub fn built(bin: &str) -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
-        let target = rmdeploy::commands::build::target_dir(None);
+        let target =
+            rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
         super::json_of(
             super::rmdeploy()
                 .env("PATH", super::lambda_build_path())
