@@ -725,3 +725,86 @@ fn no_rule_output_holds_a_plaintext_secret() {
         }
     }
 }
+
+/// Issue 14, findings 6 and 10: API Gateway reuses an authorizer's verdict for at most 60 s, the
+/// OAuth2 authorizer is invoked only for a bare JWT (as the RainMaker apps and esp-rainmaker-cli
+/// send it), and an AWS WAF web ACL with rate-based rules per client IP guards the API stage of
+/// the shipped `global` and `china` stacks (both China regions), stricter on sign-up and login.
+#[test]
+fn authorizers_cache_briefly_and_waf_guards_the_shipped_stacks() {
+    for (name, resolved, docs) in rendered() {
+        let doc = &docs[0];
+        let authorizers = resources_of(doc, "AWS::ApiGateway::Authorizer");
+        assert_eq!(authorizers.len(), 1, "{name}");
+        for (id, a) in authorizers {
+            let p = &a["Properties"];
+            // Left out, API Gateway caches for 300 s.
+            let ttl = p["AuthorizerResultTtlInSeconds"].as_i64();
+            assert!(
+                ttl.is_some_and(|t| (0..=60).contains(&t)),
+                "{name}: {id} caches verdicts for {ttl:?} s"
+            );
+            if p["Type"] == "TOKEN" {
+                assert_eq!(
+                    p["IdentityValidationExpression"],
+                    r"^[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+\.[-0-9A-Za-z_]+$",
+                    "{name}: {id}"
+                );
+            }
+        }
+
+        let acls = resources_of(doc, "AWS::WAFv2::WebACL");
+        let shipped = ["global", "china"]
+            .iter()
+            .any(|s| name.starts_with(&format!("{s} (")));
+        assert_eq!(
+            !acls.is_empty(),
+            resolved.profile.api.waf.enabled,
+            "{name}: the web ACL follows api.waf.enabled"
+        );
+        if shipped {
+            assert_eq!(
+                acls.len(),
+                1,
+                "{name}: a shipped production stack has a web ACL"
+            );
+        }
+        for (id, acl) in &acls {
+            let p = &acl["Properties"];
+            assert_eq!(p["Scope"], "REGIONAL", "{name}: {id}");
+            assert!(p["DefaultAction"].get("Allow").is_some(), "{name}: {id}");
+            let rules = list(&p["Rules"]);
+            let rate = |r: &Value| r["Statement"]["RateBasedStatement"].clone();
+            for r in &rules {
+                assert_eq!(rate(r)["AggregateKeyType"], "IP", "{name}: {}", r["Name"]);
+                assert!(r["Action"].get("Block").is_some(), "{name}: {}", r["Name"]);
+            }
+            let waf = &resolved.profile.api.waf;
+            assert!(
+                rules.iter().any(|r| rate(r)["Limit"] == waf.rate_limit
+                    && rate(r).get("ScopeDownStatement").is_none()),
+                "{name}: no rule limits every route at {}",
+                waf.rate_limit
+            );
+            let sign_in = rules.iter().find(|r| {
+                let scope = text(&rate(r)["ScopeDownStatement"]);
+                scope.contains("/v1/user2") && scope.contains("/v1/login2")
+            });
+            if resolved.identity == profile::IdentityProvider::Cognito {
+                let r = sign_in.unwrap_or_else(|| panic!("{name}: no sign-in rule"));
+                assert_eq!(rate(r)["Limit"], waf.sign_in_rate_limit, "{name}");
+            } else {
+                assert!(sign_in.is_none(), "{name}: no sign-in route to guard");
+            }
+            let associations = resources_of(doc, "AWS::WAFv2::WebACLAssociation");
+            assert_eq!(associations.len(), 1, "{name}");
+            let a = &associations[0].1["Properties"];
+            assert_eq!(a["WebACLArn"]["Fn::GetAtt"][0], id.as_str(), "{name}");
+            assert_eq!(
+                a["ResourceArn"]["Fn::Sub"],
+                "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestApi}/stages/${ApiStage}",
+                "{name}: the association is on the API stage"
+            );
+        }
+    }
+}

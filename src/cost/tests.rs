@@ -246,3 +246,67 @@ fn a_budget_below_the_estimate_is_over() {
     let e = super::estimate(&r, &rendered.stack.document);
     assert!(!e.over_budget());
 }
+
+/// AWS WAF and Cognito threat protection, recomputed by hand as the difference they make.
+#[test]
+fn waf_and_threat_protection_add_their_list_prices() {
+    let base = resolved(PROFILE);
+    let rendered = crate::render::render(&base, None).unwrap();
+    let without = super::estimate(&base, &rendered.stack.document);
+    let guarded = resolved(&format!(
+        "{PROFILE}api:\n  waf: {{enabled: true}}\nidentity:\n  threat_protection: enforced\n"
+    ));
+    let rendered = crate::render::render(&guarded, None).unwrap();
+    let with = super::estimate(&guarded, &rendered.stack.document);
+
+    // 5 app requests a device a day, 2,000 devices; two rules (all routes, sign-in routes).
+    let api = 5.0 * 2000.0 * 730.0 / 24.0;
+    let waf = unit_price("waf_web_acl_months")
+        + 2.0 * unit_price("waf_rules_months")
+        + api * unit_price("waf_requests");
+    assert!((waf - (5.0 + 2.0 + api * 0.6 / 1e6)).abs() < 1e-9, "{waf}");
+    // 800 users move from Essentials ($0.015) to Plus ($0.020).
+    let plus = 800.0 * (unit_price("cognito_plus_mau") - unit_price("cognito_mau"));
+    assert!((plus - 800.0 * 0.005).abs() < 1e-9, "{plus}");
+
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(
+        close(with.monthly - without.monthly, waf + plus),
+        "{} - {} vs {}",
+        with.monthly,
+        without.monthly,
+        waf + plus
+    );
+    assert!(close(with.by_service["WAF"], waf));
+    assert!(!without.by_service.contains_key("WAF"));
+    assert_eq!(with.lines.len(), without.lines.len() + 3, "three WAF lines");
+}
+
+/// In AWS China, WAF is priced from us-east-1's USD figures converted to CNY, and says so.
+#[test]
+fn china_waf_is_converted_and_said_to_be() {
+    let china = resolved(&format!(
+        "{}identity:\n  oauth2: {{issuer: https://login.example.cn, audience: api}}\napi:\n  waf: {{enabled: true}}\n",
+        PROFILE.replace("region: us-east-1", "region: cn-north-1")
+    ));
+    let rendered = crate::render::render(&china, None).unwrap();
+    let e = super::estimate(&china, &rendered.stack.document);
+    assert_eq!(e.currency, "CNY");
+    // One rule in China: the OAuth2 stack has no sign-up or login route to guard.
+    let expected = 7.2 * (5.0 + 1.0);
+    let fixed: f64 = e
+        .lines
+        .iter()
+        .filter(|l| l.service == "WAF" && l.item != "API requests inspected")
+        .map(|l| l.monthly)
+        .sum();
+    assert!((fixed - expected).abs() < 1e-9, "{fixed} vs {expected}");
+    assert!(
+        e.prices
+            .substituted
+            .iter()
+            .any(|(k, v)| k.contains("waf") || v.iter().any(|x| x.contains("waf"))),
+        "{:?}",
+        e.prices.substituted
+    );
+}

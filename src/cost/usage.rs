@@ -514,13 +514,54 @@ pub fn derive(template: &Value, stack_name: &str, c: &Capacity) -> Vec<Usage> {
             "apigateway_rest_requests",
         ));
     }
+    // AWS WAF on the API: the web ACL, its rules, and every API request it inspects.
+    for (_, r) in d.of_type("AWS::WAFv2::WebACL") {
+        let rules = r
+            .pointer("/Properties/Rules")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len) as f64;
+        out.push(usage(
+            "WAF",
+            feature(r),
+            "web ACL on the API".into(),
+            1.0,
+            "waf_web_acl_months",
+        ));
+        out.push(usage(
+            "WAF",
+            feature(r),
+            format!("rate-based rules ({rules})"),
+            rules,
+            "waf_rules_months",
+        ));
+        out.push(usage(
+            "WAF",
+            feature(r),
+            "API requests inspected".into(),
+            api_requests,
+            "waf_requests",
+        ));
+    }
     if let Some(r) = d.has("AWS::Cognito::UserPool") {
+        // Threat protection needs the Plus plan, billed per user instead of Essentials.
+        let plus = r
+            .pointer("/Properties/UserPoolTier")
+            .and_then(Value::as_str)
+            == Some("PLUS");
         out.push(usage(
             "Cognito",
             feature(r),
-            "monthly active users".into(),
+            if plus {
+                "monthly active users (Plus plan: threat protection)".into()
+            } else {
+                "monthly active users".into()
+            },
             c.users() as f64,
-            "cognito_mau",
+            if plus {
+                "cognito_plus_mau"
+            } else {
+                "cognito_mau"
+            },
         ));
     }
 

@@ -451,7 +451,7 @@ impl IdentityProvider {
 }
 
 /// Identity settings.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// `cognito` or `oauth2`. Default: cognito in global regions, oauth2 in China (mandatory there).
@@ -469,6 +469,89 @@ pub struct Identity {
     /// The OAuth2 / OIDC issuer, required when the provider is oauth2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth2: Option<OAuth2Settings>,
+    /// The token claim that lists a user's groups. Default: `cognito:groups` with cognito,
+    /// `groups` with oauth2. Group names are matched exactly, never split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups_claim: Option<String>,
+    /// The group whose members may manage OTA jobs (`/v1/admin/otajobs`), by its exact name.
+    /// With cognito, a user counts as a member only when it is the user's one group: API Gateway
+    /// joins several groups with commas, which a group name may also contain.
+    #[serde(default = "default_admin_group")]
+    pub admin_group: String,
+    /// Seconds API Gateway may reuse an authorizer's verdict for the same token: 0 to 60
+    /// (default 60). A revoked or expired token works at most this long.
+    #[serde(default = "default_authorizer_cache")]
+    #[schemars(range(min = 0, max = 60))]
+    pub authorizer_cache_seconds: i64,
+    /// Cognito threat protection (formerly advanced security: compromised-credential and
+    /// risk-based sign-in checks): `off` (default), `audit` or `enforced` (cognito only; not in
+    /// China). `audit` and `enforced` put the user pool on the Plus plan, $0.020 per monthly
+    /// active user with no free tier, instead of Essentials' $0.015 (`rmdeploy cost` shows it).
+    #[serde(default)]
+    pub threat_protection: ThreatProtection,
+}
+
+fn default_admin_group() -> String {
+    "admin".into()
+}
+fn default_authorizer_cache() -> i64 {
+    60
+}
+
+/// The most an authorizer's verdict may be cached, in seconds.
+pub const MAX_AUTHORIZER_CACHE_SECONDS: i64 = 60;
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            provider: None,
+            email: false,
+            email_from: None,
+            sms_otp: false,
+            oauth2: None,
+            groups_claim: None,
+            admin_group: default_admin_group(),
+            authorizer_cache_seconds: default_authorizer_cache(),
+            threat_protection: ThreatProtection::Off,
+        }
+    }
+}
+
+impl Identity {
+    /// The claim the groups are read from: the profile's, else the provider's usual one.
+    pub fn groups_claim(&self, provider: IdentityProvider) -> String {
+        self.groups_claim.clone().unwrap_or_else(|| {
+            match provider {
+                IdentityProvider::Cognito => "cognito:groups",
+                IdentityProvider::Oauth2 => "groups",
+            }
+            .into()
+        })
+    }
+}
+
+/// Cognito threat protection (`UserPoolAddOns.AdvancedSecurityMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreatProtection {
+    /// None (the Essentials plan).
+    #[default]
+    Off,
+    /// Assess and log the risk of each sign-in, take no action (Plus plan).
+    Audit,
+    /// Block or challenge risky sign-ins and compromised passwords (Plus plan).
+    Enforced,
+}
+
+impl ThreatProtection {
+    /// The `AdvancedSecurityMode` value.
+    pub fn mode(self) -> &'static str {
+        match self {
+            ThreatProtection::Off => "OFF",
+            ThreatProtection::Audit => "AUDIT",
+            ThreatProtection::Enforced => "ENFORCED",
+        }
+    }
 }
 
 /// An OAuth2 / OpenID Connect issuer whose JWTs the API accepts.
@@ -500,6 +583,48 @@ pub struct ApiSettings {
     #[serde(default = "default_burst")]
     #[schemars(range(min = 1))]
     pub burst_limit: i64,
+    /// An AWS WAF web ACL on the API stage that blocks clients (by IP address) sending too many
+    /// requests. Costs $5 a month, $1 per rule (two) and $0.60 per million requests (USD list
+    /// prices; `rmdeploy cost` shows the figure). On in the shipped `global` and `china`
+    /// profiles.
+    #[serde(default)]
+    pub waf: WafSettings,
+}
+
+/// The API's AWS WAF web ACL: rate-based rules per client IP address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WafSettings {
+    /// Deploy the web ACL. Off unless turned on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Requests one IP address may send to any route in 5 minutes before it is blocked
+    /// (10 to 2,000,000,000; default 3000, 10 a second).
+    #[serde(default = "default_waf_rate")]
+    #[schemars(range(min = 10, max = 2_000_000_000))]
+    pub rate_limit: i64,
+    /// Requests one IP address may send to sign-up and login (`/v1/user2`, `/v1/login2`) in
+    /// 5 minutes before those are blocked for it (10 to 2,000,000,000; default 100).
+    #[serde(default = "default_waf_sign_in_rate")]
+    #[schemars(range(min = 10, max = 2_000_000_000))]
+    pub sign_in_rate_limit: i64,
+}
+
+fn default_waf_rate() -> i64 {
+    3000
+}
+fn default_waf_sign_in_rate() -> i64 {
+    100
+}
+
+impl Default for WafSettings {
+    fn default() -> Self {
+        WafSettings {
+            enabled: false,
+            rate_limit: default_waf_rate(),
+            sign_in_rate_limit: default_waf_sign_in_rate(),
+        }
+    }
 }
 
 fn default_stage() -> String {
@@ -518,6 +643,7 @@ impl Default for ApiSettings {
             stage_name: default_stage(),
             rate_limit: default_rate(),
             burst_limit: default_burst(),
+            waf: WafSettings::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
     capacity(p, &mut out);
     api(p, &mut out);
     identity(p, variant, &mut out);
+    identity_access(p, variant, &mut out);
     firmware(p, &mut out);
     budget(p, variant, &mut out);
     if p.tracing && variant == Variant::China {
@@ -94,6 +95,13 @@ const RANGES: &[(&[&str], i64, i64)] = &[
     (&["capacity", "app_users"], 0, i64::MAX),
     (&["api", "rate_limit"], 1, i64::MAX),
     (&["api", "burst_limit"], 1, i64::MAX),
+    (&["api", "waf", "rate_limit"], 10, 2_000_000_000),
+    (&["api", "waf", "sign_in_rate_limit"], 10, 2_000_000_000),
+    (
+        &["identity", "authorizer_cache_seconds"],
+        0,
+        MAX_AUTHORIZER_CACHE_SECONDS,
+    ),
     (
         &["firmware", "images", "*", "max_parallel_per_network"],
         1,
@@ -406,6 +414,66 @@ fn api(p: &Profile, out: &mut Vec<Issue>) {
         a.burst_limit,
         "a burst of requests, for example 2000",
     );
+    bounded(
+        out,
+        &["api", "waf", "rate_limit"],
+        a.waf.rate_limit,
+        "requests one IP address may send in 5 minutes, for example 3000 (AWS WAF allows 10 to 2,000,000,000)",
+    );
+    bounded(
+        out,
+        &["api", "waf", "sign_in_rate_limit"],
+        a.waf.sign_in_rate_limit,
+        "sign-up and login requests one IP address may send in 5 minutes, for example 100 (AWS WAF allows 10 to 2,000,000,000)",
+    );
+}
+
+/// The groups claim, the admin group, the authorizer's cache and threat protection.
+fn identity_access(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
+    let id = &p.identity;
+    let provider = p.identity_provider(variant);
+    bounded(
+        out,
+        &["identity", "authorizer_cache_seconds"],
+        id.authorizer_cache_seconds,
+        "a revoked or expired token works as long as its verdict is cached: write 60 or less (0 turns the cache off)",
+    );
+    let bad_name =
+        |n: &str| n.trim().is_empty() || n.trim() != n || n.chars().any(char::is_control);
+    if let Some(claim) = &id.groups_claim {
+        if bad_name(claim) {
+            out.push(Issue::new(
+                &["identity", "groups_claim"],
+                format!("identity.groups_claim {claim:?} is not a claim name"),
+                "write the claim your tokens list groups in, for example `groups` (or remove the key for the provider's usual one)",
+            ));
+        }
+    }
+    let admin = &id.admin_group;
+    if bad_name(admin) {
+        out.push(Issue::new(
+            &["identity", "admin_group"],
+            format!("identity.admin_group {admin:?} is not a group name"),
+            "write the exact name of the group whose members manage OTA jobs, for example `admin`",
+        ));
+    } else if provider == IdentityProvider::Cognito && admin.contains(',') {
+        out.push(Issue::new(
+            &["identity", "admin_group"],
+            format!("identity.admin_group `{admin}` has a comma: API Gateway joins a Cognito user's groups with commas, so no user could be told apart as its member"),
+            "name the admin group without a comma, for example `admin`",
+        ));
+    }
+    if id.threat_protection != ThreatProtection::Off && provider != IdentityProvider::Cognito {
+        out.push(Issue::new(
+            &["identity", "threat_protection"],
+            if variant == Variant::China {
+                "Cognito threat protection is not available in AWS China (there are no Cognito user pools)".to_string()
+            } else {
+                "identity.threat_protection is a Cognito user pool setting, but the provider is oauth2".to_string()
+            },
+            "remove `threat_protection`, or use `provider: cognito` (global regions only)",
+        ));
+    }
 }
 
 fn identity(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
@@ -654,5 +722,89 @@ mod tests {
         );
         assert_eq!(allowed_range(&["lambda", "log_retention_days"]), None);
         assert_eq!(allowed_range(&["capacity"]), None);
+    }
+
+    /// (file, line, column, message, help) of each problem of a profile text.
+    struct Found {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+        help: Option<String>,
+    }
+
+    impl std::fmt::Debug for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
+
+    fn problems(text: &str) -> Vec<Found> {
+        let source = crate::profile::Source {
+            name: "my.yaml".into(),
+            text: text.into(),
+            shipped: None,
+        };
+        match crate::profile::parse(&source)
+            .and_then(|p| crate::profile::resolve(p, source.clone(), None))
+        {
+            Ok(_) => Vec::new(),
+            Err(e) => e
+                .problems()
+                .iter()
+                .map(|p| Found {
+                    file: p.file.clone(),
+                    line: p.line,
+                    column: p.column,
+                    message: p.message.clone(),
+                    help: p.help.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Issue 14: an authorizer cache over 60 s is refused at its key; WAF limits and the admin
+    /// group are checked too.
+    #[test]
+    fn identity_and_waf_settings_are_checked_where_they_are_written() {
+        let head = "stack_name: demo\nregion: us-east-1\n";
+        let p = problems(&format!(
+            "{head}identity:\n  authorizer_cache_seconds: 300\n"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(
+            (p[0].file.as_str(), p[0].line, p[0].column),
+            ("my.yaml", 4, 29)
+        );
+        assert_eq!(
+            p[0].message,
+            "identity.authorizer_cache_seconds is 300; allowed: 0 to 60"
+        );
+        assert!(p[0].help.as_deref().unwrap().contains("60 or less"));
+        for ok in [0, 30, 60] {
+            assert!(problems(&format!(
+                "{head}identity:\n  authorizer_cache_seconds: {ok}\n"
+            ))
+            .is_empty());
+        }
+        let p = problems(&format!("{head}api:\n  waf:\n    rate_limit: 5\n"));
+        assert_eq!((p.len(), p[0].line), (1, 5), "{p:?}");
+        assert!(
+            p[0].message.contains("10 to 2000000000"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(&format!("{head}identity:\n  admin_group: \"x,admin\"\n"));
+        assert_eq!((p.len(), p[0].line), (1, 4), "{p:?}");
+        assert!(p[0].message.contains("comma"), "{}", p[0].message);
+        let p = problems(&format!(
+            "stack_name: demo\nregion: cn-north-1\nidentity:\n  oauth2: {{issuer: https://login.example.cn, audience: api}}\n  threat_protection: audit\n"
+        ));
+        assert_eq!((p.len(), p[0].line), (1, 5), "{p:?}");
+        assert!(p[0].message.contains("not available in AWS China"));
     }
 }

@@ -44,6 +44,14 @@ pub struct IdentityModel {
     pub sms_otp: bool,
     /// The producer name of identity resources: `identity_cognito`, `identity_email`, ...
     pub feature: &'static str,
+    /// The claim listing a user's groups, and the admin group's exact name (`GROUPS_CLAIM`,
+    /// `ADMIN_GROUP` of the api and authorizer functions).
+    pub groups_claim: String,
+    pub admin_group: String,
+    /// `AuthorizerResultTtlInSeconds`, at most 60.
+    pub cache_seconds: i64,
+    /// Cognito threat protection: `OFF`, `AUDIT` or `ENFORCED` (Plus plan unless `OFF`).
+    pub threat_protection: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,6 +235,10 @@ pub fn build(r: &Resolved) -> StackModel {
             } else {
                 "identity_oauth2"
             },
+            groups_claim: identity.groups_claim(r.identity),
+            admin_group: identity.admin_group.clone(),
+            cache_seconds: identity.authorizer_cache_seconds,
+            threat_protection: identity.threat_protection.mode(),
         },
         features: p.features.clone(),
         api: p.api.clone(),
