@@ -801,9 +801,9 @@ mod tests {
         let p = problems(&format!("{head}identity:\n  admin_group: \"x,admin\"\n"));
         assert_eq!((p.len(), p[0].line), (1, 4), "{p:?}");
         assert!(p[0].message.contains("comma"), "{}", p[0].message);
-        let p = problems(&format!(
-            "stack_name: demo\nregion: cn-north-1\nidentity:\n  oauth2: {{issuer: https://login.example.cn, audience: api}}\n  threat_protection: audit\n"
-        ));
+        let p = problems(
+            "stack_name: demo\nregion: cn-north-1\nidentity:\n  oauth2: {issuer: https://login.example.cn, audience: api}\n  threat_protection: audit\n",
+        );
         assert_eq!((p.len(), p[0].line), (1, 5), "{p:?}");
         assert!(p[0].message.contains("not available in AWS China"));
     }
