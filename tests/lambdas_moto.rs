@@ -1,22 +1,20 @@
-//! The handlers that reach beyond DynamoDB, against moto_server: OTA fetch (the node's job, the
-//! rollout limit, a presigned S3 GET that serves the firmware, the `otaurl` publish through the
-//! IoT data plane), alerts to SNS and the webhook queue (once), command responses, presence, and
+//! The handlers that reach beyond DynamoDB, against moto_server (OTA fetch is in ota_moto.rs):
+//! alerts to SNS and the webhook queue (once), command responses, presence, and
 //! the REST API's failures and admin routes. Publishes are read through a recording proxy in
 //! front of moto, which keeps no readable trace of them.
 
 mod common;
 
-use std::io::{Read, Write};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use common::moto::Moto;
 use common::proxy::Proxy;
 use common::tables::{items, s, stack_tables};
-use rmdeploy_lambdas::{alert, api, cmd_resp, mapping, node_config, ota_fetch, ota_status};
+use rmdeploy_lambdas::{alert, api, cmd_resp, mapping, node_config, ota_status};
 use serde_json::{json, Value};
 
 struct Cloud {
-    moto: Moto,
+    /// Kept for its lifetime: moto_server stops when it drops.
+    _moto: Moto,
     proxy: Proxy,
     config: aws_config::SdkConfig,
     db: aws_sdk_dynamodb::Client,
@@ -30,7 +28,7 @@ impl Cloud {
         let db = aws_sdk_dynamodb::Client::new(&config);
         stack_tables(&db).await;
         Cloud {
-            moto,
+            _moto: moto,
             proxy,
             config,
             db,
@@ -67,180 +65,6 @@ impl Cloud {
 /// What the topic rule hands the function for `payload` published on `node/<node>/<suffix>`.
 fn event(node: &str, suffix: &str, payload: Value, at: i64) -> Value {
     rmdeploy_lambdas::event::node_message(node, suffix, &payload, at)
-}
-
-/// GET over plain HTTP/1.0: the body.
-fn http_get(url: &str) -> (u16, Vec<u8>) {
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = std::net::TcpStream::connect(host).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&answer[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, answer[split + 4..].to_vec())
-}
-
-async fn config_of(
-    db: &aws_sdk_dynamodb::Client,
-    node: &str,
-    project: &str,
-    chip: &str,
-    version: &str,
-) {
-    let config = json!({"node_id": node, "config_version": "2020-03-20",
-        "info": {"name": "Light", "fw_version": version, "type": "Lightbulb",
-                 "model": project, "project_name": project, "platform": chip},
-        "devices": [{"name": "Light", "type": "esp.device.lightbulb", "params": []}]});
-    let out = node_config::handle(db, "nodes", event(node, "config", config, 1_000))
-        .await
-        .unwrap();
-    assert_eq!(out["stored"], true);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ota_fetch_answers_with_a_working_url_and_keeps_to_the_rollout_limit() {
-    let c = Cloud::start().await;
-    let firmware = b"\xe9\x03firmware image bytes".to_vec();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&c.config)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("rm-firmware")
-        .send()
-        .await
-        .unwrap();
-    s3.put_object()
-        .bucket("rm-firmware")
-        .key("firmware/light/1.1.0 build.bin")
-        .body(firmware.clone().into())
-        .send()
-        .await
-        .unwrap();
-    for node in ["n1", "n2"] {
-        config_of(&c.db, node, "light", "esp32c3", "1.0.0").await;
-    }
-    let job = |id: &str, chip: &str, version: &str, created: i64| {
-        c.db.put_item()
-            .table_name("ota_jobs")
-            .item("job_id", AttributeValue::S(id.into()))
-            .item("sk", AttributeValue::S("job".into()))
-            .item("project", AttributeValue::S("light".into()))
-            .item("chip", AttributeValue::S(chip.into()))
-            .item("fw_version", AttributeValue::S(version.into()))
-            .item(
-                "key",
-                AttributeValue::S("firmware/light/1.1.0 build.bin".into()),
-            )
-            .item("file_size", AttributeValue::N(firmware.len().to_string()))
-            .item("created_at", AttributeValue::N(created.to_string()))
-            .item("state", AttributeValue::S("active".into()))
-            .item("max_parallel", AttributeValue::N("1".into()))
-            .item("max_per_minute", AttributeValue::N("0".into()))
-            .item("timeout_s", AttributeValue::N("600".into()))
-            .send()
-    };
-    job("old", "ESP32-C3", "1.0.5", 1).await.unwrap();
-    job("new", "ESP32-C3", "1.1.0", 2).await.unwrap();
-    job("other-chip", "esp32s3", "9.9.9", 3).await.unwrap();
-    let ctx = ota_fetch::Ctx {
-        db: c.db.clone(),
-        iot: c.iot(),
-        config: c.config.clone(),
-        nodes_table: "nodes".into(),
-        jobs_table: "ota_jobs".into(),
-        bucket: "rm-firmware".into(),
-    };
-    let fetch = |node: &str, version: &str| {
-        event(
-            node,
-            "otafetch",
-            json!({"node_id": node, "fw_version": version}),
-            5_000,
-        )
-    };
-
-    let first = ota_fetch::handle(&ctx, fetch("n1", "1.0.0")).await.unwrap();
-    assert_eq!(first["answered"], true, "{first}");
-    let published = c.published();
-    assert_eq!(published.len(), 1);
-    let (topic, answer) = &published[0];
-    assert_eq!(topic, "node/n1/otaurl");
-    assert_eq!(
-        answer["ota_job_id"], "new",
-        "the newest job for the node's project and chip"
-    );
-    assert_eq!(answer["fw_version"], "1.1.0");
-    assert_eq!(answer["file_size"], firmware.len());
-    let url = answer["url"].as_str().unwrap();
-    assert!(
-        url.starts_with(&format!(
-            "{}/rm-firmware/firmware/light/1.1.0%20build.bin?",
-            c.moto.url
-        )),
-        "{url}"
-    );
-    for part in [
-        "X-Amz-Algorithm=AWS4-HMAC-SHA256",
-        "X-Amz-Expires=600",
-        "X-Amz-SignedHeaders=host",
-        "X-Amz-Signature=",
-    ] {
-        assert!(url.contains(part), "{part} in {url}");
-    }
-    assert_eq!(
-        http_get(url),
-        (200, firmware.clone()),
-        "the URL serves the image"
-    );
-
-    // one session at a time: n2 waits, and hears nothing
-    let waiting = ota_fetch::handle(&ctx, fetch("n2", "1.0.0")).await.unwrap();
-    assert_eq!(waiting["answered"], false);
-    assert!(
-        waiting["reason"]
-            .as_str()
-            .unwrap()
-            .contains("allows 1 at once"),
-        "{waiting}"
-    );
-    assert_eq!(c.published().len(), 1);
-    // n1 asking again gets its offer again
-    assert_eq!(
-        ota_fetch::handle(&ctx, fetch("n1", "1.0.0")).await.unwrap()["answered"],
-        true
-    );
-    // n1 reports success: its slot is free, n2 is served
-    let done = event(
-        "n1",
-        "otastatus",
-        json!({"ota_job_id": "new", "status": "success", "ts": 1}),
-        9_999_999_999_999,
-    );
-    ota_status::handle(&c.db, "ota_jobs", done).await.unwrap();
-    assert_eq!(
-        ota_fetch::handle(&ctx, fetch("n2", "1.0.0")).await.unwrap()["answered"],
-        true
-    );
-    let topics: Vec<String> = c.published().into_iter().map(|(t, _)| t).collect();
-    assert_eq!(
-        topics,
-        ["node/n1/otaurl", "node/n1/otaurl", "node/n2/otaurl"]
-    );
-    // up to date, unknown node, malformed: no answer, no retry
-    let current = ota_fetch::handle(&ctx, fetch("n1", "1.1.0")).await.unwrap();
-    assert_eq!(current["reason"], "up to date");
-    let unknown = ota_fetch::handle(&ctx, fetch("n7", "1.0.0")).await.unwrap();
-    assert_eq!(unknown["stored"], false);
-    let bad = ota_fetch::handle(&ctx, event("n1", "otafetch", json!({"fw_version": [1]}), 1))
-        .await
-        .unwrap();
-    assert!(bad["reason"].as_str().unwrap().contains("fw_version"));
-    assert_eq!(c.published().len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,6 +355,16 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
         .item("sk", AttributeValue::S("job".into()))
         .item("project", AttributeValue::S("light".into()))
         .item("state", AttributeValue::S("active".into()))
+        .send()
+        .await
+        .unwrap();
+    // the session ota-fetch offered n1 (a status counts only for one)
+    c.db.put_item()
+        .table_name("ota_jobs")
+        .item("job_id", AttributeValue::S("j1".into()))
+        .item("sk", AttributeValue::S("node#n1".into()))
+        .item("active", AttributeValue::Bool(true))
+        .item("started_at", AttributeValue::N("5".into()))
         .send()
         .await
         .unwrap();

@@ -1,13 +1,25 @@
 //! The `esp_node_otafetch` rule: a node asks for an update on `node/<id>/otafetch`
 //! (`{"node_id", "fw_version"}`). The cloud answers on `node/<id>/otaurl` with a presigned S3 GET
-//! of the newest active job's firmware for the node's project and chip (both from its stored
-//! `config`): `{"ota_job_id", "url", "fw_version", "file_size"}`.
+//! of the newest active job's firmware for the node's project and chip:
+//! `{"ota_job_id", "url", "fw_version", "file_size"}`.
+//!
+//! The project and chip are the registry's, not the node's: the IoT thing named after the node
+//! carries the attributes `project_name` and `chip`, set when the node is registered
+//! (`DescribeThing`). The project and platform the node reported in its `config` must agree with
+//! them; a node without the attributes, or whose report disagrees, is logged and refused.
 //!
 //! The rollout is throttled per job: at most `max_parallel` sessions at once and `max_per_minute`
 //! new ones per minute (seed 004: too many parallel OTA sessions take a Thread mesh down). A node
 //! over the limit gets no answer now and asks again on its next check. A session ends with the
-//! node's `success`, `failed` or `rejected` status (`ota-status`) or after the job's timeout.
+//! node's `success`, `failed` or `rejected` status (`ota-status`) or when the job's timeout has
+//! passed since it started, whatever the node said meanwhile.
+//!
+//! Jobs are looked up by key (the `ota_jobs` index, see [`crate::ota_jobs`]) and kept
+//! [`JOB_CACHE_MS`] in the function, so a fetch reads the node, its registry entry and its own
+//! session, and the job's other sessions only when a new session would start.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -16,11 +28,21 @@ use lambda_runtime::Error;
 use serde_json::{json, Value};
 
 use crate::event::RuleEvent;
-use crate::ota_jobs::{self, holds_slot, number, text, Job};
+use crate::ota_jobs::{self, chip_name, holds_slot, number, text, Job};
 use crate::store::dropped;
 
 /// How long an `otaurl` stays usable when the job sets no timeout.
 pub const DEFAULT_URL_SECONDS: u64 = 3600;
+
+/// How long the function keeps a job lookup (an abort or a new job reaches nodes this late).
+pub const JOB_CACHE_MS: i64 = 30_000;
+
+/// The thing attributes that bind a node to its firmware, set when the node is registered.
+pub const PROJECT_ATTRIBUTE: &str = "project_name";
+pub const CHIP_ATTRIBUTE: &str = "chip";
+
+/// Milliseconds since the epoch; tests pass their own.
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fetch {
@@ -93,6 +115,152 @@ pub fn decide(
     Decision::Offer { new_session: true }
 }
 
+/// A job lookup (project, chip name) and what it found, with the time it was made.
+type Lookups = HashMap<(String, String), (i64, Option<Job>)>;
+
+/// Job lookups by (project, chip), each with the time it was made.
+#[derive(Default)]
+pub struct JobCache {
+    entries: Mutex<Lookups>,
+}
+
+impl JobCache {
+    /// The newest active job for a project and chip, from the cache when the lookup is younger
+    /// than [`JOB_CACHE_MS`].
+    pub async fn newest(
+        &self,
+        db: &Client,
+        table: &str,
+        project: &str,
+        chip: &str,
+        now_ms: i64,
+    ) -> Result<Option<Job>, Error> {
+        let key = (project.to_string(), chip_name(chip));
+        if let Some((at, job)) = self.entries.lock().expect("cache lock").get(&key) {
+            if (0..JOB_CACHE_MS).contains(&(now_ms - at)) {
+                return Ok(job.clone());
+            }
+        }
+        let job = ota_jobs::newest(db, table, project, chip).await?;
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.retain(|_, (at, _)| now_ms - *at < JOB_CACHE_MS);
+        entries.insert(key, (now_ms, job.clone()));
+        Ok(job)
+    }
+}
+
+/// What the registry says a node is: its thing's `project_name` and `chip` attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registered {
+    pub project: Option<String>,
+    pub chip: Option<String>,
+}
+
+/// The IoT control-plane endpoint of a region (`.com.cn` in China), or the configured one.
+pub fn registry_url(endpoint: Option<&str>, region: &str, thing: &str) -> String {
+    let base = match endpoint {
+        Some(e) => e.trim_end_matches('/').to_string(),
+        None if region.starts_with("cn-") => format!("https://iot.{region}.amazonaws.com.cn"),
+        None => format!("https://iot.{region}.amazonaws.com"),
+    };
+    format!("{base}/things/{}", crate::presign::percent_encode(thing))
+}
+
+/// Read a thing's attributes with `DescribeThing` (`GET /things/{thingName}`), signed with SigV4
+/// (service `iot`) over ureq: the function does not link the IoT control-plane SDK. `None` when
+/// there is no such thing.
+pub async fn describe_thing(
+    config: &aws_config::SdkConfig,
+    thing: &str,
+) -> Result<Option<Registered>, Error> {
+    use aws_credential_types::provider::ProvideCredentials;
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or("no AWS region in the function's environment")?;
+    let credentials = config
+        .credentials_provider()
+        .ok_or("no AWS credentials provider")?
+        .provide_credentials()
+        .await?;
+    let url = registry_url(config.endpoint_url(), &region, thing);
+    let identity = credentials.into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("iot")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()?
+        .into();
+    let request = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[]))?;
+    let (instructions, _) = sign(request, &params)?.into_parts();
+    let headers: Vec<(String, String)> = instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut req = ureq::get(&url).timeout(Duration::from_secs(5));
+        for (k, v) in &headers {
+            req = req.set(k, v);
+        }
+        match req.call() {
+            Ok(r) => r.into_string().map(Some).map_err(|e| e.to_string()),
+            Err(ureq::Error::Status(404, _)) => Ok(None),
+            Err(ureq::Error::Status(code, r)) => Err(format!(
+                "DescribeThing answered {code}: {}",
+                r.into_string()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            )),
+            Err(e) => Err(format!("DescribeThing: {e}")),
+        }
+    })
+    .await??;
+    let Some(body) = answer else {
+        return Ok(None);
+    };
+    let thing: Value = serde_json::from_str(&body)?;
+    let attribute = |name: &str| {
+        thing
+            .pointer(&format!("/attributes/{name}"))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    Ok(Some(Registered {
+        project: attribute(PROJECT_ATTRIBUTE),
+        chip: attribute(CHIP_ATTRIBUTE),
+    }))
+}
+
+/// The project and chip a node may fetch firmware for: the registry's, when the node's own
+/// report agrees with them.
+pub fn bind(
+    registered: Option<&Registered>,
+    reported_project: &str,
+    reported_chip: &str,
+) -> Result<(String, String), String> {
+    let Some(Registered {
+        project: Some(project),
+        chip: Some(chip),
+    }) = registered
+    else {
+        return Err(format!(
+            "the node's thing has no `{PROJECT_ATTRIBUTE}` and `{CHIP_ATTRIBUTE}` attributes (set them when registering it)"
+        ));
+    };
+    if project != reported_project || chip_name(chip) != chip_name(reported_chip) {
+        return Err(format!(
+            "the node reports project `{reported_project}` on `{reported_chip}`, the registry says `{project}` on `{chip}`"
+        ));
+    }
+    Ok((project.clone(), chip.clone()))
+}
+
 pub struct Ctx {
     pub db: Client,
     pub iot: aws_sdk_iotdataplane::Client,
@@ -100,6 +268,35 @@ pub struct Ctx {
     pub nodes_table: String,
     pub jobs_table: String,
     pub bucket: String,
+    pub jobs: JobCache,
+    pub clock: Clock,
+}
+
+impl Ctx {
+    /// A context with an empty job cache and the real clock.
+    pub fn new(
+        db: Client,
+        iot: aws_sdk_iotdataplane::Client,
+        config: aws_config::SdkConfig,
+        nodes_table: String,
+        jobs_table: String,
+        bucket: String,
+    ) -> Ctx {
+        Ctx {
+            db,
+            iot,
+            config,
+            nodes_table,
+            jobs_table,
+            bucket,
+            jobs: JobCache::default(),
+            clock: std::sync::Arc::new(crate::runtime::now_ms),
+        }
+    }
+}
+
+fn refused(fetch: &Fetch, why: String) -> Value {
+    json!({ "answered": false, "refused": true, "reason": why, "node_id": fetch.node_id })
 }
 
 pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
@@ -118,18 +315,49 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
     let Some(node) = node else {
         return Ok(dropped("OTA fetch", "the node has not sent its config yet"));
     };
-    let (project, chip) = (text(&node, "project"), text(&node, "platform"));
-    let Some(job) = ota_jobs::newest(&ctx.db, &ctx.jobs_table, &project, &chip).await? else {
+    let (reported_project, reported_chip) = (text(&node, "project"), text(&node, "platform"));
+    let registered = describe_thing(&ctx.config, &fetch.node_id).await?;
+    let (project, chip) = match bind(registered.as_ref(), &reported_project, &reported_chip) {
+        Ok(bound) => bound,
+        Err(why) => {
+            let r = registered.unwrap_or(Registered {
+                project: None,
+                chip: None,
+            });
+            tracing::warn!(
+                node_id = %fetch.node_id,
+                %reported_project,
+                %reported_chip,
+                registered_project = r.project.as_deref().unwrap_or("(none)"),
+                registered_chip = r.chip.as_deref().unwrap_or("(none)"),
+                "OTA fetch refused: the node's report and the registry disagree"
+            );
+            return Ok(refused(&fetch, why));
+        }
+    };
+    let now = (ctx.clock)();
+    let Some(job) = ctx
+        .jobs
+        .newest(&ctx.db, &ctx.jobs_table, &project, &chip, now)
+        .await?
+    else {
         tracing::info!(node_id = %fetch.node_id, %project, %chip, "no firmware for this node");
         return Ok(
             json!({ "answered": false, "reason": format!("no active job for project `{project}` on `{chip}`") }),
         );
     };
-    let now = crate::runtime::now_ms();
-    let sessions = ota_jobs::sessions(&ctx.db, &ctx.jobs_table, &job.job_id).await?;
-    let key = format!("node#{}", fetch.node_id);
-    let mine = sessions.iter().find(|s| text(s, "sk") == key);
-    match decide(&job, &fetch, mine, &sessions, now) {
+    if fetch.fw_version.as_deref() == Some(job.fw_version.as_str()) {
+        return Ok(json!({ "answered": false, "reason": "up to date", "ota_job_id": job.job_id }));
+    }
+    // The node's own session first: an open one gets its offer again without reading the others.
+    let mine = ota_jobs::session(&ctx.db, &ctx.jobs_table, &job.job_id, &fetch.node_id).await?;
+    let holding = mine.as_ref().is_some_and(|s| holds_slot(s, &job, now));
+    let sessions = if holding {
+        Vec::new()
+    } else {
+        ota_jobs::sessions(&ctx.db, &ctx.jobs_table, &job.job_id).await?
+    };
+    match decide(&job, &fetch, mine.as_ref(), &sessions, now) {
         Decision::UpToDate => {
             return Ok(
                 json!({ "answered": false, "reason": "up to date", "ota_job_id": job.job_id }),
@@ -141,16 +369,21 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         }
         Decision::Offer { new_session } => {
             if new_session {
+                let expires = crate::store::expires_after(
+                    now + ota_jobs::timeout_ms(&job),
+                    ota_jobs::KEEP_DAYS,
+                );
                 ctx.db
                     .put_item()
                     .table_name(&ctx.jobs_table)
                     .item("job_id", AttributeValue::S(job.job_id.clone()))
-                    .item("sk", AttributeValue::S(key))
+                    .item("sk", AttributeValue::S(format!("node#{}", fetch.node_id)))
                     .item("node_id", AttributeValue::S(fetch.node_id.clone()))
                     .item("status", AttributeValue::S("offered".into()))
                     .item("active", AttributeValue::Bool(true))
                     .item("started_at", AttributeValue::N(now.to_string()))
                     .item("updated_at", AttributeValue::N(now.to_string()))
+                    .item("expires_at", AttributeValue::N(expires.to_string()))
                     .send()
                     .await?;
             }
@@ -212,7 +445,13 @@ mod tests {
     }
 
     fn fetch(version: &str) -> Fetch {
-        Fetch::parse(serde_json::json!({"node_id": "n9", "fw_version": version, "received_at": 1, "topic": "node/n9/otafetch"})).unwrap()
+        Fetch::parse(crate::event::node_message(
+            "n9",
+            "otafetch",
+            &serde_json::json!({"node_id": "n9", "fw_version": version}),
+            1,
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -222,10 +461,70 @@ mod tests {
             (f.node_id.as_str(), f.fw_version.as_deref()),
             ("n9", Some("1.0.0"))
         );
-        assert!(Fetch::parse(
-            serde_json::json!({"node_id": "n9", "fw_version": 7, "received_at": 1})
-        )
+        assert!(Fetch::parse(crate::event::node_message(
+            "n9",
+            "otafetch",
+            &serde_json::json!({"fw_version": 7}),
+            1
+        ))
         .is_err());
+    }
+
+    #[test]
+    fn the_registry_binds_a_node_to_its_project_and_chip() {
+        let reg = |p: Option<&str>, c: Option<&str>| Registered {
+            project: p.map(str::to_string),
+            chip: c.map(str::to_string),
+        };
+        assert_eq!(
+            bind(
+                Some(&reg(Some("light"), Some("esp32c3"))),
+                "light",
+                "ESP32-C3"
+            ),
+            Ok(("light".into(), "esp32c3".into()))
+        );
+        for (registered, project, chip) in [
+            (
+                Some(reg(Some("light"), Some("esp32c3"))),
+                "switch",
+                "esp32c3",
+            ),
+            (
+                Some(reg(Some("switch"), Some("esp32c3"))),
+                "light",
+                "esp32c3",
+            ),
+            (
+                Some(reg(Some("light"), Some("esp32c3"))),
+                "light",
+                "esp32s3",
+            ),
+            (Some(reg(Some("light"), None)), "light", "esp32c3"),
+            (Some(reg(None, None)), "light", "esp32c3"),
+            (None, "light", "esp32c3"),
+        ] {
+            assert!(
+                bind(registered.as_ref(), project, chip).is_err(),
+                "{registered:?} {project} {chip}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_registry_is_reached_in_the_partition_or_at_the_configured_endpoint() {
+        assert_eq!(
+            registry_url(None, "eu-west-1", "9C9E6E2A1B2C"),
+            "https://iot.eu-west-1.amazonaws.com/things/9C9E6E2A1B2C"
+        );
+        assert_eq!(
+            registry_url(None, "cn-north-1", "a:b"),
+            "https://iot.cn-north-1.amazonaws.com.cn/things/a%3Ab"
+        );
+        assert_eq!(
+            registry_url(Some("http://127.0.0.1:5000/"), "us-east-1", "n1"),
+            "http://127.0.0.1:5000/things/n1"
+        );
     }
 
     #[test]

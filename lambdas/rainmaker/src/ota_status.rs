@@ -1,7 +1,10 @@
 //! The `esp_node_otastatus` rule: a node's OTA progress on `node/<id>/otastatus`
-//! (`{"ota_job_id", "status", "additional_info", "ts"}`). Every status is recorded once (a
-//! repeated delivery is refused by its key), and the node's latest status in the job is updated
-//! only by a newer one.
+//! (`{"ota_job_id", "status", "additional_info", "ts"}`). A status counts only for a session
+//! `ota-fetch` offered to that node (its `node#<node>` item in that job) and not ended yet: any
+//! other (a made-up job, another node's job, after the end) is logged and nothing is written.
+//! Every accepted status is recorded once (a repeated delivery is refused by its key), the
+//! node's latest status in the job is updated only by a newer one, and both expire
+//! [`ota_jobs::KEEP_DAYS`] after it (the table's TTL).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -9,6 +12,7 @@ use lambda_runtime::Error;
 use serde_json::Value;
 
 use crate::event::RuleEvent;
+use crate::ota_jobs;
 use crate::store::{condition_failed, dropped};
 
 /// The statuses a node reports.
@@ -64,13 +68,36 @@ impl OtaStatus {
     }
 }
 
+/// Why a status is not for an open session, when it is not.
+pub fn not_open(session: Option<&ota_jobs::Item>) -> Option<&'static str> {
+    match session {
+        None => Some("no OTA session was offered to this node for this job"),
+        Some(s)
+            if !s
+                .get("active")
+                .is_some_and(|a| matches!(a, AttributeValue::Bool(true))) =>
+        {
+            Some("the node's OTA session in this job has ended")
+        }
+        Some(_) => None,
+    }
+}
+
 pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Error> {
     let s = match OtaStatus::parse(event) {
         Ok(s) => s,
         Err(why) => return Ok(dropped("OTA status", &why)),
     };
+    let session = ota_jobs::session(db, table, &s.job_id, &s.node_id).await?;
+    if let Some(why) = not_open(session.as_ref()) {
+        tracing::warn!(node_id = %s.node_id, job = %s.job_id, status = %s.status, reason = why, "ignoring an OTA status");
+        return Ok(serde_json::json!({ "stored": false, "reason": why }));
+    }
     let job = AttributeValue::S(s.job_id.clone());
     let at = AttributeValue::N(s.received_at.to_string());
+    let expires = AttributeValue::N(
+        crate::store::expires_after(s.received_at, ota_jobs::KEEP_DAYS).to_string(),
+    );
     let mut history = db
         .put_item()
         .table_name(table)
@@ -82,6 +109,7 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
         .item("node_id", AttributeValue::S(s.node_id.clone()))
         .item("status", AttributeValue::S(s.status.clone()))
         .item("at", at.clone())
+        .item("expires_at", expires.clone())
         .condition_expression("attribute_not_exists(sk)");
     if let Some(info) = &s.info {
         history = history.item("info", AttributeValue::S(info.clone()));
@@ -93,19 +121,22 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
         }
         Err(err) => return Err(err.into()),
     }
+    // The session was there a moment ago; the condition keeps a status from making one.
     let latest = db
         .update_item()
         .table_name(table)
         .key("job_id", job)
         .key("sk", AttributeValue::S(format!("node#{}", s.node_id)))
-        .update_expression("SET #s = :s, #u = :t, #a = :a")
-        .condition_expression("attribute_not_exists(#u) OR #u < :t")
+        .update_expression("SET #s = :s, #u = :t, #a = :a, #e = :e")
+        .condition_expression("attribute_exists(sk) AND (attribute_not_exists(#u) OR #u < :t)")
         .expression_attribute_names("#s", "status")
         .expression_attribute_names("#u", "updated_at")
         .expression_attribute_names("#a", "active")
+        .expression_attribute_names("#e", "expires_at")
         .expression_attribute_values(":s", AttributeValue::S(s.status.clone()))
         .expression_attribute_values(":t", at)
         .expression_attribute_values(":a", AttributeValue::Bool(!s.ends_session()))
+        .expression_attribute_values(":e", expires)
         .send()
         .await;
     match latest {
@@ -122,10 +153,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn report(status: &str) -> Value {
+    fn payload(status: &str) -> Value {
         json!({"ota_job_id": "job-42", "status": status, "additional_info": "Downloading 40%",
-               "ts": 1_764_000_000, "node_id": "9C9E6E2A1B2C", "received_at": 1_764_000_000_500_i64,
-               "topic": "node/9C9E6E2A1B2C/otastatus"})
+               "ts": 1_764_000_000})
+    }
+
+    fn report(status: &str) -> Value {
+        message(payload(status))
+    }
+
+    fn message(payload: Value) -> Value {
+        crate::event::node_message("9C9E6E2A1B2C", "otastatus", &payload, 1_764_000_000_500)
     }
 
     #[test]
@@ -152,8 +190,18 @@ mod tests {
         assert!(OtaStatus::parse(report("done"))
             .unwrap_err()
             .contains("not one of"));
-        let mut no_job = report("success");
+        let mut no_job = payload("success");
         no_job.as_object_mut().unwrap().remove("ota_job_id");
-        assert!(OtaStatus::parse(no_job).is_err());
+        assert!(OtaStatus::parse(message(no_job)).is_err());
+    }
+
+    #[test]
+    fn only_an_open_session_takes_a_status() {
+        let session = |active: bool| -> ota_jobs::Item {
+            [("active".to_string(), AttributeValue::Bool(active))].into()
+        };
+        assert!(not_open(None).unwrap().contains("no OTA session"));
+        assert!(not_open(Some(&session(false))).unwrap().contains("ended"));
+        assert_eq!(not_open(Some(&session(true))), None);
     }
 }

@@ -32,8 +32,9 @@ pub fn object_url(endpoint: Option<&str>, region: &str, bucket: &str, key: &str)
     }
 }
 
-/// RFC 3986 unreserved characters stay, everything else is %-encoded (S3 key segments).
-fn percent_encode(s: &str) -> String {
+/// RFC 3986 unreserved characters stay, everything else is %-encoded (S3 key segments, thing
+/// names in a path).
+pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

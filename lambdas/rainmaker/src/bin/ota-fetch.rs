@@ -9,14 +9,15 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     runtime::init_logs();
     let config = runtime::aws_config().await;
-    let ctx = Arc::new(ota_fetch::Ctx {
-        db: aws_sdk_dynamodb::Client::new(&config),
-        iot: runtime::iot_data(&config)?,
-        nodes_table: runtime::table("TABLE_NODES")?,
-        jobs_table: runtime::table("TABLE_OTA_JOBS")?,
-        bucket: runtime::table("FIRMWARE_BUCKET")?,
-        config,
-    });
+    // One context for the life of the process: its job cache outlives each invocation.
+    let ctx = Arc::new(ota_fetch::Ctx::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        runtime::iot_data(&config)?,
+        config.clone(),
+        runtime::table("TABLE_NODES")?,
+        runtime::table("TABLE_OTA_JOBS")?,
+        runtime::table("FIRMWARE_BUCKET")?,
+    ));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let ctx = ctx.clone();
         async move { ota_fetch::handle(&ctx, event.payload).await }
