@@ -84,7 +84,7 @@ fn the_estimate_of_a_small_stack_matches_a_hand_computation() {
     for (name, count, ms) in [
         ("params", reports + inits, 25.0),
         ("node-config", configs + presences, 15.0),
-        ("ota-fetch", fetches, 25.0),
+        ("ota-fetch", fetches, 35.0),
         ("api", api, 25.0),
         ("auth", 800.0, 15.0),
     ] {
@@ -126,15 +126,25 @@ fn the_estimate_of_a_small_stack_matches_a_hand_computation() {
         "user_nodes storage",
         devices * 300.0 / gb * unit_price("dynamodb_storage_gb_months"),
     ));
-    // ota_jobs: each fetch scans 12,000 sessions of 200 bytes, half a unit per 4 KB.
-    let scan = (12_000.0 * 200.0 / 4096.0_f64).ceil() * 0.5;
+    // ota_jobs: each fetch reads the node's session (1 unit, consistent) and its job by key
+    // (the index and the job item, half a unit each); each device's update opens a session once,
+    // counting the job's sessions first (1,000 of 200 bytes, half a unit per 4 KB) and writing
+    // one item, to the table and its index (× 2). Sessions and reports (3 items a device and
+    // update, 200 bytes) stay 30 days: 6 × 30 / 365 of an update per device.
+    let opened = per_month(6.0 / 365.0);
+    let count = (1_000.0 * 200.0 / 4096.0_f64).ceil() * 0.5;
     hand.push((
         "ota_jobs reads",
-        fetches * scan * unit_price("dynamodb_read_request_units"),
+        (fetches * 2.0 + opened * count) * unit_price("dynamodb_read_request_units"),
+    ));
+    hand.push((
+        "ota_jobs writes",
+        opened * 2.0 * unit_price("dynamodb_write_request_units"),
     ));
     hand.push((
         "ota_jobs storage",
-        12_000.0 * 200.0 / gb * unit_price("dynamodb_storage_gb_months"),
+        devices * (6.0 * 30.0 / 365.0) * 3.0 * 200.0 / gb
+            * unit_price("dynamodb_storage_gb_months"),
     ));
     hand.push(("api gateway", api * unit_price("apigateway_rest_requests")));
     hand.push(("cognito", 800.0 * unit_price("cognito_mau")));

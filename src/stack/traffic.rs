@@ -16,6 +16,12 @@ pub const PARAMS_REPORT_BYTES: f64 = 400.0;
 pub const NODE_ITEM_BYTES: f64 = 2048.0;
 /// One OTA session item (`node#<id>` under a job) as `ota-fetch` writes it.
 pub const SESSION_ITEM_BYTES: f64 = 200.0;
+/// Items an update leaves in `ota_jobs` per device: its session and its status reports (in
+/// progress, then the outcome), each about a session's size.
+pub const OTA_ITEMS_PER_UPDATE: f64 = 3.0;
+/// Days sessions and status reports stay in `ota_jobs` after their last write (their TTL,
+/// `ota_jobs.rs`, `KEEP_DAYS`).
+pub const OTA_KEEP_DAYS: f64 = 30.0;
 /// MQTT messages a connection costs before any publish: CONNECT and the firmware's
 /// subscriptions (params/remote, otaurl, to-node, user/mapping).
 pub const MESSAGES_PER_CONNECT: f64 = 5.0;
@@ -61,17 +67,24 @@ fn eventual_read_units(bytes: f64) -> f64 {
     (bytes / READ_UNIT_BYTES).ceil().max(1.0) * 0.5
 }
 
-/// Items in `ota_jobs`: every session of the last year's rollouts (sessions have no TTL).
+/// Items in `ota_jobs`: the sessions and status reports of the updates of the last
+/// [`OTA_KEEP_DAYS`] (they expire), at most one update's worth per device.
 pub fn ota_session_items(c: &Capacity) -> f64 {
-    c.devices as f64 * c.ota_updates_per_year
+    let updates = (c.ota_updates_per_year * OTA_KEEP_DAYS / 365.0).min(1.0);
+    c.devices as f64 * updates * OTA_ITEMS_PER_UPDATE
 }
 
 /// Every event of the model, for a fleet of these capacity figures.
 pub fn events(c: &Capacity) -> Vec<Event> {
     let connections = c.connections_per_device_per_day;
     let params_writes = 2.0 * write_units(PARAMS_REPORT_BYTES);
-    // `ota_jobs::newest` scans the whole table (jobs and sessions) on every fetch.
-    let ota_scan = eventual_read_units(ota_session_items(c) * SESSION_ITEM_BYTES);
+    // A fetch reads the node's own session (consistently) and looks its job up by key: a query
+    // of the jobs index and a read of the job item. The 30 s cache in each function instance
+    // makes lookups fewer; the model counts one a fetch.
+    let ota_fetch_reads = 1.0 + eventual_read_units(SESSION_ITEM_BYTES) * 2.0;
+    // A node that needs the update and holds no slot reads the job's sessions to count them:
+    // half the fleet's, on average over a rollout. Counted once per device and update.
+    let ota_count = eventual_read_units(c.devices as f64 / 2.0 * SESSION_ITEM_BYTES);
     vec![
         Event {
             name: "param report (params/local)",
@@ -145,7 +158,7 @@ pub fn events(c: &Capacity) -> Vec<Event> {
             messages: 1.0,
             rule: Some("esp_node_otafetch"),
             function: Some(FunctionKey::OtaFetch),
-            aws_calls: 2.0,
+            aws_calls: 3.0,
             units: vec![
                 Units {
                     table: TableKey::Nodes,
@@ -154,11 +167,25 @@ pub fn events(c: &Capacity) -> Vec<Event> {
                 },
                 Units {
                     table: TableKey::OtaJobs,
-                    reads: ota_scan,
+                    reads: ota_fetch_reads,
                     writes: 0.0,
                 },
             ],
-            source: "ota_fetch.rs: node GetItem; ota_jobs.rs: a Scan of the whole jobs table",
+            source: "ota_fetch.rs: node GetItem, DescribeThing (the registry, not metered), the node's session GetItem; ota_jobs.rs: the jobs index Query and BatchGetItem (cached 30 s)",
+        },
+        Event {
+            name: "OTA session opened",
+            per_device_day: c.ota_updates_per_year / 365.0,
+            messages: 0.0,
+            rule: None,
+            function: None,
+            aws_calls: 0.0,
+            units: vec![Units {
+                table: TableKey::OtaJobs,
+                reads: ota_count,
+                writes: write_units(SESSION_ITEM_BYTES),
+            }],
+            source: "ota_fetch.rs: the job's sessions Query (rollout limits), then the session PutItem; part of an OTA fetch",
         },
         Event {
             name: "app request (REST API)",
