@@ -14,7 +14,7 @@ use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMe
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use serde_json::json;
 
-use crate::api::{code, internal, Answer, Request};
+use crate::http::{code, internal, Answer, Request};
 
 /// The user pool's app client.
 pub struct Ctx {

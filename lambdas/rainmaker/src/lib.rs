@@ -8,6 +8,7 @@ pub mod auth;
 pub mod authorizer;
 pub mod cmd_resp;
 pub mod event;
+pub mod http;
 pub mod mapping;
 pub mod node_config;
 pub mod ota_fetch;
