@@ -386,7 +386,7 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
         Value::Null,
         Some(json!({"ota_job_id": "j1", "operation": "abort"})),
         "u1",
-        "admin",
+        r#"["admin"]"#,
     ))
     .await;
     assert_eq!((status, body["state"].as_str()), (200, Some("aborted")));
@@ -397,7 +397,7 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
             Value::Null,
             Some(json!({"ota_job_id": "nope", "operation": "abort"})),
             "u1",
-            "admin"
+            r#"["admin"]"#
         ))
         .await
         .0,
@@ -409,7 +409,7 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
         Value::Null,
         None,
         "u1",
-        "ops,admin",
+        r#"["ops","admin"]"#,
     ))
     .await;
     assert_eq!(body["ota_jobs"][0]["state"], "aborted");

@@ -540,49 +540,127 @@ fn no_secret_is_rendered() {
     }
 }
 
-/// `dynamodb:Scan` is granted where the bundled code scans, and nowhere else: nowhere (OTA jobs
-/// are found through the `ota_jobs` index, by key).
+/// Issue 14, finding 7: every function's role allows exactly what its code calls, read from the
+/// code (`common::code_calls`: the files its binary reaches, the AWS calls in them and the tables
+/// they name), not from a list kept beside it. Besides its own logs, a role may hold only what
+/// Lambda itself does with it: send a failed asynchronous event to `AsyncFailuresQueue`, and read
+/// the queue of its SQS trigger. A call guarded by a variable the function is not given (push
+/// without `PUSH_TOPIC_ARN`) is not required. A placeholder (`pending`) calls nothing.
 #[test]
-fn scans_are_granted_exactly_where_the_code_scans() {
+fn role_actions_equal_the_code_calls() {
+    use std::collections::BTreeSet;
     let src = common::root().join("lambdas/rainmaker/src");
-    let mut scanning = Vec::new();
-    for entry in walk(&src) {
-        let text = std::fs::read_to_string(&entry).unwrap();
-        if text.contains(".scan()") {
-            scanning.push(entry.strip_prefix(&src).unwrap().display().to_string());
-        }
-    }
-    assert_eq!(
-        scanning,
-        Vec::<String>::new(),
-        "a new scan: grant it in src/stack/catalog.rs (FunctionSpec::scans)"
-    );
+    // calls made only when the function is given the variable
+    let guarded = [
+        ("sns:Publish", "PUSH_TOPIC_ARN"),
+        ("sqs:SendMessage", "WEBHOOK_QUEUE_URL"),
+    ];
+    let env_of_table = |logical: &str| {
+        catalog::TABLES
+            .iter()
+            .find(|t| logical == t.logical_id)
+            .map(|t| format!("TABLE_{}", t.name.to_uppercase()))
+            .unwrap_or_else(|| panic!("{logical} is not a table"))
+    };
     for (name, _, docs) in rendered() {
-        let mut granted: Vec<(String, Vec<String>)> = Vec::new();
-        for doc in &docs {
-            for s in statements(doc) {
-                if s.actions.iter().any(|a| a == "dynamodb:Scan") {
-                    granted.push((s.owner.to_string(), s.resources.clone()));
+        let doc = &docs[0];
+        for f in catalog::FUNCTIONS {
+            let role = format!("{}Role", f.prefix);
+            let Some(function) = doc["Resources"].get(format!("{}Function", f.prefix)) else {
+                continue;
+            };
+            let env: BTreeSet<String> = function["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .map(|v| v.keys().cloned().collect())
+                .unwrap_or_default();
+            // (action, table env var, or topic suffix, or nothing)
+            let mut granted: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+            for st in statements(doc).into_iter().filter(|s| s.owner == role) {
+                assert_eq!(st.effect, "Allow", "{name}: {role}");
+                for a in &st.actions {
+                    let lambda_own = a.starts_with("logs:")
+                        || (a == "sqs:SendMessage"
+                            && st.resources == ["AsyncFailuresQueue.Arn"]
+                            && f.trigger == catalog::Trigger::IotRule)
+                        || (a.starts_with("sqs:")
+                            && a != "sqs:SendMessage"
+                            && f.trigger == catalog::Trigger::Queue);
+                    if lambda_own {
+                        continue;
+                    }
+                    if a.starts_with("dynamodb:") {
+                        for r in &st.resources {
+                            let logical =
+                                r.trim_start_matches("${").split(['.', '}']).next().unwrap();
+                            granted.insert((a.clone(), Some(env_of_table(logical))));
+                        }
+                    } else if a == "iot:Publish" {
+                        for r in &st.resources {
+                            let suffix = r.split("topic/node/*/").nth(1).unwrap();
+                            granted.insert((a.clone(), Some(suffix.to_string())));
+                        }
+                    } else {
+                        granted.insert((a.clone(), None));
+                    }
                 }
             }
+            let calls = common::code_calls::calls(&src, f.code.1);
+            let tables: BTreeSet<String> = granted
+                .iter()
+                .filter(|(a, _)| a.starts_with("dynamodb:"))
+                .filter_map(|(_, t)| t.clone())
+                .collect();
+            let mut required: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+            let mut somewhere: BTreeSet<String> = BTreeSet::new();
+            for c in &calls {
+                if let Some((_, var)) = guarded.iter().find(|(a, _)| *a == c.action) {
+                    if !env.contains(*var) {
+                        continue;
+                    }
+                }
+                match (&c.table, &c.topic) {
+                    (Some(t), _) => {
+                        required.insert((c.action.clone(), Some(t.clone())));
+                    }
+                    (None, Some(topic)) => {
+                        required.insert((c.action.clone(), Some(topic.clone())));
+                    }
+                    (None, None) if c.action.starts_with("dynamodb:") => {
+                        // a helper's `table` parameter: on one of the function's tables
+                        somewhere.insert(c.action.clone());
+                    }
+                    (None, None) => {
+                        required.insert((c.action.clone(), None));
+                    }
+                }
+            }
+            for r in &required {
+                assert!(
+                    granted.contains(r),
+                    "{name}: {} calls {r:?}, which its role {role} does not allow",
+                    f.name
+                );
+            }
+            for a in &somewhere {
+                assert!(
+                    tables
+                        .iter()
+                        .any(|t| granted.contains(&(a.clone(), Some(t.clone())))),
+                    "{name}: {} calls {a} on one of its tables, which {role} does not allow",
+                    f.name
+                );
+            }
+            for g in &granted {
+                let called = required.contains(g)
+                    || (g.0.starts_with("dynamodb:") && somewhere.contains(&g.0));
+                assert!(
+                    called,
+                    "{name}: {role} allows {g:?}, which the code of {} never calls (calls: {calls:?})",
+                    f.name
+                );
+            }
         }
-        granted.sort();
-        assert_eq!(granted, Vec::new(), "{name}");
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Every topic rule of a rendered template: (rule name, SQL).

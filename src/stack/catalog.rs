@@ -169,11 +169,34 @@ pub enum Trigger {
     Queue,
 }
 
-/// Table access a function needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    ReadWrite,
+/// A DynamoDB operation a function's code calls. A role is allowed exactly the operations its
+/// code calls, table by table (`tests/security.rs` reads them from the code and compares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Op {
+    GetItem,
+    BatchGetItem,
+    Query,
+    Scan,
+    PutItem,
+    UpdateItem,
+    DeleteItem,
+    BatchWriteItem,
+}
+
+impl Op {
+    /// The IAM action.
+    pub fn action(self) -> &'static str {
+        match self {
+            Op::GetItem => "dynamodb:GetItem",
+            Op::BatchGetItem => "dynamodb:BatchGetItem",
+            Op::Query => "dynamodb:Query",
+            Op::Scan => "dynamodb:Scan",
+            Op::PutItem => "dynamodb:PutItem",
+            Op::UpdateItem => "dynamodb:UpdateItem",
+            Op::DeleteItem => "dynamodb:DeleteItem",
+            Op::BatchWriteItem => "dynamodb:BatchWriteItem",
+        }
+    }
 }
 
 pub struct FunctionSpec {
@@ -186,22 +209,22 @@ pub struct FunctionSpec {
     pub feature: &'static str,
     pub trigger: Trigger,
     pub description: &'static str,
-    pub tables: &'static [(TableKey, Access)],
+    /// The tables its code uses, each with the operations it calls on it.
+    pub tables: &'static [(TableKey, &'static [Op])],
     /// Topic suffixes under `node/<node_id>/` it publishes to.
     pub publishes: &'static [&'static str],
     /// Reads firmware objects (to presign OTA URLs).
     pub reads_firmware: bool,
     /// Reads the IoT registry (`iot:DescribeThing`): the project and chip a node is bound to.
     pub reads_registry: bool,
-    /// Tables of `tables` it reads whole (`dynamodb:Scan`); none today (OTA jobs are found
-    /// through their index).
-    pub scans: &'static [TableKey],
     /// The crate folder under `lambdas/` and the binary that runs the function.
     pub code: (&'static str, &'static str),
 }
 
 /// The binary of functions whose handler is not bundled yet: it fails every invocation with a
 /// message naming the function, so the stack is complete and nothing is dropped silently.
+/// Its role allows nothing beyond its own logs (and its trigger's needs): the placeholder calls
+/// nothing, and a role holds only what its code calls.
 pub const PENDING: (&str, &str) = ("rainmaker", "pending");
 
 impl FunctionSpec {
@@ -211,7 +234,7 @@ impl FunctionSpec {
     }
 }
 
-use Access::{Read, ReadWrite};
+use Op::{BatchGetItem, BatchWriteItem, DeleteItem, GetItem, PutItem, Query, UpdateItem};
 
 pub const FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
@@ -222,11 +245,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::IotRule,
         description:
             "Stores a node's configuration and presence (esp_node_config, esp_node_presence)",
-        tables: &[(TableKey::Nodes, ReadWrite)],
+        tables: &[(TableKey::Nodes, &[UpdateItem])],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "node-config"),
     },
     FunctionSpec {
@@ -237,11 +259,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::IotRule,
         description:
             "Stores reported and initial parameter values (esp_set_params, esp_init_params)",
-        tables: &[(TableKey::NodeParams, ReadWrite), (TableKey::Nodes, Read)],
+        tables: &[(TableKey::NodeParams, &[PutItem, UpdateItem])],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "params"),
     },
     FunctionSpec {
@@ -252,13 +273,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::IotRule,
         description: "Routes node alerts to push notifications and webhooks (esp_node_alert)",
         tables: &[
-            (TableKey::UserNodes, Read),
-            (TableKey::NodeParams, ReadWrite),
+            (TableKey::UserNodes, &[Query]),
+            (TableKey::NodeParams, &[PutItem, UpdateItem]),
         ],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "node-alert"),
     },
     FunctionSpec {
@@ -269,13 +289,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::IotRule,
         description: "Confirms user-node mappings from the device side (esp_user_node_mapping)",
         tables: &[
-            (TableKey::UserNodes, ReadWrite),
-            (TableKey::MappingRequests, ReadWrite),
+            (TableKey::UserNodes, &[Query, PutItem, DeleteItem]),
+            (TableKey::MappingRequests, &[GetItem, PutItem, UpdateItem]),
         ],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "user-mapping"),
     },
     FunctionSpec {
@@ -285,11 +304,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: CORE,
         trigger: Trigger::IotRule,
         description: "Answers OTA fetch requests with a presigned firmware URL (esp_node_otafetch)",
-        tables: &[(TableKey::OtaJobs, ReadWrite), (TableKey::Nodes, Read)],
+        tables: &[
+            (TableKey::OtaJobs, &[GetItem, BatchGetItem, Query, PutItem]),
+            (TableKey::Nodes, &[GetItem]),
+        ],
         publishes: &["otaurl"],
         reads_firmware: true,
         reads_registry: true,
-        scans: &[],
         code: ("rainmaker", "ota-fetch"),
     },
     FunctionSpec {
@@ -299,11 +320,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: CORE,
         trigger: Trigger::IotRule,
         description: "Records OTA status reports and enforces rollout limits (esp_node_otastatus)",
-        tables: &[(TableKey::OtaJobs, ReadWrite)],
+        tables: &[(
+            TableKey::OtaJobs,
+            &[GetItem, BatchGetItem, Query, PutItem, UpdateItem],
+        )],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "ota-status"),
     },
     FunctionSpec {
@@ -313,11 +336,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: CORE,
         trigger: Trigger::IotRule,
         description: "Stores time-series data (esp_ts_ingest)",
-        tables: &[(TableKey::Timeseries, ReadWrite)],
+        tables: &[(TableKey::Timeseries, &[BatchWriteItem])],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "ts-ingest"),
     },
     FunctionSpec {
@@ -327,11 +349,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: CORE,
         trigger: Trigger::IotRule,
         description: "Stores command responses from nodes (esp_cmd_resp)",
-        tables: &[(TableKey::NodeParams, ReadWrite)],
+        tables: &[(TableKey::NodeParams, &[PutItem])],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "cmd-resp"),
     },
     FunctionSpec {
@@ -342,16 +363,15 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::Api,
         description: "User REST API (ESP RainMaker v1 paths)",
         tables: &[
-            (TableKey::Nodes, Read),
-            (TableKey::NodeParams, Read),
-            (TableKey::UserNodes, ReadWrite),
-            (TableKey::MappingRequests, ReadWrite),
-            (TableKey::OtaJobs, ReadWrite),
+            (TableKey::Nodes, &[GetItem]),
+            (TableKey::NodeParams, &[GetItem]),
+            (TableKey::UserNodes, &[GetItem, Query, PutItem, DeleteItem]),
+            (TableKey::MappingRequests, &[GetItem, PutItem, UpdateItem]),
+            (TableKey::OtaJobs, &[BatchGetItem, Query, UpdateItem]),
         ],
-        publishes: &["params/remote", "to-node"],
-        reads_firmware: true,
+        publishes: &["params/remote"],
+        reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "api"),
     },
     FunctionSpec {
@@ -365,7 +385,6 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "auth"),
     },
     FunctionSpec {
@@ -379,7 +398,6 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: ("rainmaker", "authorizer"),
     },
     FunctionSpec {
@@ -389,11 +407,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: "webhooks",
         trigger: Trigger::Queue,
         description: "Delivers node alerts to subscribed webhooks",
-        tables: &[(TableKey::Webhooks, Read)],
+        tables: &[],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -403,15 +420,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: "voice_assistants",
         trigger: Trigger::Api,
         description: "Voice assistant fulfilment (Alexa / Google Home)",
-        tables: &[
-            (TableKey::UserNodes, Read),
-            (TableKey::Nodes, Read),
-            (TableKey::NodeParams, Read),
-        ],
-        publishes: &["params/remote"],
+        tables: &[],
+        publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -421,11 +433,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: "api_passthrough",
         trigger: Trigger::Api,
         description: "API passthrough to the owner's service",
-        tables: &[(TableKey::UserNodes, Read)],
-        publishes: &["to-node"],
+        tables: &[],
+        publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -435,14 +446,10 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         feature: "internal_user_management",
         trigger: Trigger::Api,
         description: "Admin API for internal user management",
-        tables: &[
-            (TableKey::Users, ReadWrite),
-            (TableKey::UserNodes, ReadWrite),
-        ],
+        tables: &[],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
-        scans: &[],
         code: PENDING,
     },
 ];

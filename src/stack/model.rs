@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::catalog::{self, Access, FunctionKey, TableKey, Trigger, CORE};
+use super::catalog::{self, FunctionKey, Op, TableKey, Trigger, CORE};
 use crate::profile::{IdentityProvider, Resolved, Variant};
 
 /// API Gateway ends integrations after this many seconds.
@@ -104,10 +104,10 @@ pub struct FunctionModel {
 #[derive(Debug, Serialize)]
 pub struct TableAccessModel {
     pub logical_id: &'static str,
-    pub write: bool,
-    /// Read whole with `dynamodb:Scan`.
-    pub scan: bool,
-    pub has_index: bool,
+    /// The IAM actions of the operations the function's code calls on the table.
+    pub actions: Vec<&'static str>,
+    /// The table's index, when the function queries the table (it may query the index).
+    pub index: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -259,10 +259,7 @@ fn function_model(
     let p = &r.profile;
     let features = &p.features;
     let cognito = r.identity == IdentityProvider::Cognito;
-    let mut access: Vec<(TableKey, Access)> = f.tables.to_vec();
-    if f.key == FunctionKey::NodeAlert && features.message_templates {
-        access.push((TableKey::MessageTemplates, Access::Read));
-    }
+    let mut access: Vec<(TableKey, &[Op])> = f.tables.to_vec();
     access.retain(|(k, _)| deployed_table(*k));
 
     let mut env: Vec<(String, String)> = vec![
@@ -296,6 +293,7 @@ fn function_model(
         ));
     }
     let publishes_push = f.key == FunctionKey::NodeAlert && features.push_notifications;
+    // node-alert queues alerts for the webhook dispatcher (which runs the placeholder)
     let sends_webhooks = f.key == FunctionKey::NodeAlert && features.webhooks;
     if publishes_push {
         env.push(reference("PUSH_TOPIC_ARN", json!({"Ref": "PushTopic"})));
@@ -306,7 +304,8 @@ fn function_model(
             json!({"Ref": "WebhookQueue"}),
         ));
     }
-    let manages_users = f.key == FunctionKey::UserAdmin && cognito;
+    // the user-admin function runs the placeholder, which manages no user
+    let manages_users = f.key == FunctionKey::UserAdmin && cognito && f.bundled();
     if (f.key == FunctionKey::Auth || manages_users) && cognito {
         env.push(reference("USER_POOL_ID", json!({"Ref": "UserPool"})));
         env.push(reference(
@@ -345,13 +344,15 @@ fn function_model(
         reserved_concurrency: p.lambda.reserved_concurrency.get(&f.key).copied(),
         tables: access
             .iter()
-            .map(|(k, a)| {
+            .map(|(k, ops)| {
                 let t = catalog::table(*k);
                 TableAccessModel {
                     logical_id: t.logical_id,
-                    write: *a == Access::ReadWrite,
-                    scan: f.scans.contains(k),
-                    has_index: t.index.is_some(),
+                    actions: ops.iter().map(|o| o.action()).collect(),
+                    index: t
+                        .index
+                        .filter(|_| ops.contains(&Op::Query))
+                        .map(|(name, _, _)| name),
                 }
             })
             .collect(),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod building;
+pub mod code_calls;
 pub mod faults;
 pub mod iot_sql;
 pub mod moto;
