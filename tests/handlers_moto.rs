@@ -129,32 +129,37 @@ async fn node_config_time_series_and_ota_status_from_device_messages() {
             at,
         )
     };
-    ota_status::handle(&db, "ota_jobs", status(10, "in-progress"))
+    // the session ota-fetch opened when it offered job-1 to n1
+    db.put_item()
+        .table_name("ota_jobs")
+        .item("job_id", AttributeValue::S("job-1".into()))
+        .item("sk", AttributeValue::S("node#n1".into()))
+        .item("node_id", AttributeValue::S("n1".into()))
+        .item("status", AttributeValue::S("offered".into()))
+        .item("active", AttributeValue::Bool(true))
+        .item("started_at", AttributeValue::N("5".into()))
+        .item("updated_at", AttributeValue::N("5".into()))
+        .send()
         .await
         .unwrap();
-    ota_status::handle(&db, "ota_jobs", status(20, "success"))
-        .await
-        .unwrap();
-    assert_eq!(
-        ota_status::handle(&db, "ota_jobs", status(20, "success"))
+    let stored = |db: Client, at: i64, st: &'static str| async move {
+        ota_status::handle(&db, "ota_jobs", status(at, st))
             .await
-            .unwrap()["reason"],
-        "duplicate"
-    );
-    ota_status::handle(&db, "ota_jobs", status(15, "in-progress"))
-        .await
-        .unwrap();
+            .unwrap()["stored"]
+            .clone()
+    };
+    assert_eq!(stored(db.clone(), 10, "in-progress").await, true);
+    assert_eq!(stored(db.clone(), 20, "success").await, true);
+    // a redelivered final status, and a late one after it: the session has ended, nothing is kept
+    assert_eq!(stored(db.clone(), 20, "success").await, false);
+    assert_eq!(stored(db.clone(), 15, "in-progress").await, false);
     let jobs = items(&db, "ota_jobs").await;
-    assert_eq!(
-        jobs.len(),
-        4,
-        "three statuses recorded and the node's latest"
-    );
+    assert_eq!(jobs.len(), 3, "the session and two statuses");
     let latest = jobs.iter().find(|i| s(i, "sk") == "node#n1").unwrap();
     assert_eq!(
         s(latest, "status"),
         "success",
-        "an older status does not overwrite"
+        "a later delivery does not overwrite"
     );
     assert_eq!(latest["active"], AttributeValue::Bool(false));
 }

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use common::moto::Moto;
 use common::proxy::Proxy;
 use common::tables::{items, s, stack_tables};
+use rmdeploy_lambdas::event::rule_output;
 use rmdeploy_lambdas::{alert, api, cmd_resp, mapping, node_config, ota_status};
 use serde_json::{json, Value};
 
@@ -154,16 +155,10 @@ async fn alerts_reach_push_and_webhooks_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_responses_and_presence_are_kept_once_and_in_order() {
     let c = Cloud::start().await;
-    use base64::Engine;
     let mut tlv = vec![
         1, 3, b'r', b'-', b'1', 3, 1, 0, 5, 2, 0x10, 0x00, 6, 2, b'{', b'}',
     ];
-    let e = event(
-        "n1",
-        "from-node",
-        json!({"payload": base64::engine::general_purpose::STANDARD.encode(&tlv)}),
-        5,
-    );
+    let e = rule_output("n1", "node/n1/from-node", &tlv, 5);
     assert_eq!(
         cmd_resp::handle(&c.db, "node_params", e.clone())
             .await
@@ -175,12 +170,7 @@ async fn command_responses_and_presence_are_kept_once_and_in_order() {
         "duplicate"
     );
     tlv.truncate(3);
-    let cut = event(
-        "n1",
-        "from-node",
-        json!({"payload": base64::engine::general_purpose::STANDARD.encode(&tlv)}),
-        6,
-    );
+    let cut = rule_output("n1", "node/n1/from-node", &tlv, 6);
     assert_eq!(
         cmd_resp::handle(&c.db, "node_params", cut).await.unwrap()["stored"],
         false
@@ -197,8 +187,13 @@ async fn command_responses_and_presence_are_kept_once_and_in_order() {
     );
 
     let presence = |kind: &str, at: i64| {
-        json!({"clientId": "n1", "eventType": kind, "timestamp": at, "node_id": "n1",
-               "received_at": at + 5, "topic": format!("$aws/events/presence/{kind}/n1")})
+        let lifecycle = json!({"clientId": "n1", "eventType": kind, "timestamp": at});
+        rule_output(
+            "n1",
+            &format!("$aws/events/presence/{kind}/n1"),
+            lifecycle.to_string().as_bytes(),
+            at + 5,
+        )
     };
     node_config::handle(&c.db, "nodes", presence("connected", 2_000))
         .await
