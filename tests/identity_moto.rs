@@ -12,36 +12,10 @@ struct Pool {
 }
 
 async fn pool() -> Pool {
-    use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType as Flow;
     let moto = Moto::start();
     let config = common::tables::config(&moto.url).await;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
-    let pool = cognito
-        .create_user_pool()
-        .pool_name("users")
-        .send()
-        .await
-        .unwrap();
-    let pool_id = pool.user_pool().unwrap().id().unwrap().to_string();
-    let client = cognito
-        .create_user_pool_client()
-        .user_pool_id(&pool_id)
-        .client_name("app")
-        .explicit_auth_flows(Flow::AllowUserPasswordAuth)
-        .explicit_auth_flows(Flow::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .unwrap();
-    let client_id = client
-        .user_pool_client()
-        .unwrap()
-        .client_id()
-        .unwrap()
-        .to_string();
-    Pool {
-        _moto: moto,
-        ctx: rmdeploy_lambdas::auth::Ctx { cognito, client_id },
-    }
+    let ctx = common::tables::user_pool(&config).await;
+    Pool { _moto: moto, ctx }
 }
 
 /// POST a body to a route of the auth function: (status, body).

@@ -47,19 +47,7 @@ impl Cloud {
 
     /// (topic, payload) of every publish so far.
     fn published(&self) -> Vec<(String, Value)> {
-        self.proxy
-            .recorded()
-            .into_iter()
-            .filter(|r| r.method == "POST" && r.path.starts_with("/topics/"))
-            .map(|r| {
-                let topic = r.path["/topics/".len()..]
-                    .split('?')
-                    .next()
-                    .unwrap()
-                    .replace("%2F", "/");
-                (topic, serde_json::from_slice(&r.body).unwrap())
-            })
-            .collect()
+        self.proxy.published()
     }
 }
 
@@ -416,34 +404,8 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_and_login_go_through_the_user_pool() {
-    use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType as Flow;
     let c = Cloud::start().await;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&c.config);
-    let pool = cognito
-        .create_user_pool()
-        .pool_name("users")
-        .send()
-        .await
-        .unwrap();
-    let pool_id = pool.user_pool().unwrap().id().unwrap().to_string();
-    let client = cognito
-        .create_user_pool_client()
-        .user_pool_id(&pool_id)
-        .client_name("app")
-        .explicit_auth_flows(Flow::AllowUserPasswordAuth)
-        .explicit_auth_flows(Flow::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .unwrap();
-    let ctx = rmdeploy_lambdas::auth::Ctx {
-        cognito: cognito.clone(),
-        client_id: client
-            .user_pool_client()
-            .unwrap()
-            .client_id()
-            .unwrap()
-            .to_string(),
-    };
+    let ctx = common::tables::user_pool(&c.config).await;
     let call = |route: &str, body: Value| {
         let (ctx, e) = (
             &ctx,

@@ -96,19 +96,7 @@ impl Cloud {
 
     /// (topic, payload) of every publish so far.
     fn published(&self) -> Vec<(String, Value)> {
-        self.publishes
-            .recorded()
-            .into_iter()
-            .filter(|r| r.method == "POST" && r.path.starts_with("/topics/"))
-            .map(|r| {
-                let topic = r.path["/topics/".len()..]
-                    .split('?')
-                    .next()
-                    .unwrap()
-                    .replace("%2F", "/");
-                (topic, serde_json::from_slice(&r.body).unwrap())
-            })
-            .collect()
+        self.publishes.published()
     }
 
     /// A node's thing in the registry, with these attributes.
@@ -385,6 +373,39 @@ async fn in_progress_stops_holding_a_slot_after_the_job_timeout() {
     assert_eq!(topics, ["node/n1/otaurl", "node/n2/otaurl"]);
 }
 
+/// A node that keeps asking while it waits for a slot (a hundred fetches in a moment) costs one
+/// read of the job's sessions, not a hundred: they are kept five seconds per function instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_keeps_asking_while_it_waits_reads_the_sessions_once() {
+    let c = Cloud::start().await;
+    c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
+    for node in ["n1", "n2"] {
+        c.register(node, LIGHT).await;
+        c.config_of(node, "light", "esp32c3", "1.0.0").await;
+    }
+    let ctx = c.ctx();
+    let start = c.clock();
+    let first = ota_fetch::handle(&ctx, c.fetch("n1", "1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(first["answered"], true, "{first}");
+    let queries = |ops: Vec<String>| ops.iter().filter(|o| *o == "dynamodb:Query").count();
+    c.set_clock(start + 10_000);
+    c.operations();
+    for _ in 0..100 {
+        let waiting = ota_fetch::handle(&ctx, c.fetch("n2", "1.0.0"))
+            .await
+            .unwrap();
+        assert_eq!(waiting["answered"], false, "{waiting}");
+    }
+    assert_eq!(queries(c.operations()), 1, "one read of the sessions");
+    c.set_clock(start + 16_000);
+    ota_fetch::handle(&ctx, c.fetch("n2", "1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(queries(c.operations()), 1, "read again after five seconds");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_and_status_reports_expire_and_jobs_do_not() {
     let c = Cloud::start().await;
@@ -617,10 +638,12 @@ async fn ota_fetch_answers_with_a_working_url_and_keeps_to_the_rollout_limit() {
             .unwrap()["answered"],
         true
     );
-    // n1 reports success: its slot is free, n2 is served
+    // n1 reports success: its slot is free, and n2 is served once the function reads the job's
+    // sessions again
     let done = status("n1", "new", "success", c.clock() + 1_000);
     let out = ota_status::handle(&c.db, "ota_jobs", done).await.unwrap();
     assert_eq!(out["stored"], true, "{out}");
+    c.set_clock(c.clock() + ota_fetch::SESSIONS_CACHE_MS);
     assert_eq!(
         ota_fetch::handle(&ctx, c.fetch("n2", "1.0.0"))
             .await

@@ -57,22 +57,19 @@ fn the_params_bootstrap_serves_real_invocations_and_pending_fails_them_by_name()
         "rainmaker-params",
         &[("TABLE_NODE_PARAMS", "node_params")],
     );
-    let answer = api.invoke(json!({
-        "Light": {"Power": true, "Brightness": 40},
-        "node_id": "9C9E6E2A1B2C",
-        "received_at": 1_764_000_000_123_i64,
-        "topic": "node/9C9E6E2A1B2C/params/local"
-    }));
+    // what the esp_set_params rule hands the function
+    let report = rmdeploy_lambdas::event::node_message(
+        "9C9E6E2A1B2C",
+        "params/local",
+        &json!({"Light": {"Power": true, "Brightness": 40}}),
+        1_764_000_000_123,
+    );
+    let answer = api.invoke(report.clone());
     let cold = api.first_poll.lock().unwrap().unwrap() - spawned;
     eprintln!("params: first poll of the Runtime API {cold:?} after exec");
     assert_eq!(answer, Answer::Response(json!({"stored": true})));
     // the same delivery again (QoS 1): nothing changes
-    let again = api.invoke(json!({
-        "Light": {"Power": true, "Brightness": 40},
-        "node_id": "9C9E6E2A1B2C",
-        "received_at": 1_764_000_000_123_i64,
-        "topic": "node/9C9E6E2A1B2C/params/local"
-    }));
+    let again = api.invoke(report);
     assert_eq!(
         again,
         Answer::Response(json!({"stored": false, "reason": "duplicate"}))

@@ -2,7 +2,9 @@
 //! docs/security.md): no wildcard IAM action; `Resource: "*"` and wildcards inside ARNs only where
 //! they are named below with the reason; every ARN built with `${AWS::Partition}`; private,
 //! encrypted, TLS-only buckets; a node policy scoped to the node's own thing; authorized and
-//! throttled API methods; conditioned service trust.
+//! throttled API methods; conditioned service trust; roles that allow exactly what their
+//! function's code calls; topic rules that keep a node's payload apart from what AWS IoT vouches
+//! for and never hand over a plaintext secret (issue 14).
 
 mod common;
 

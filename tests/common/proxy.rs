@@ -42,6 +42,22 @@ impl Proxy {
     pub fn recorded(&self) -> Vec<Recorded> {
         self.recorded.lock().unwrap().clone()
     }
+
+    /// (topic, JSON payload) of every IoT data-plane publish that went through.
+    pub fn published(&self) -> Vec<(String, serde_json::Value)> {
+        self.recorded()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with("/topics/"))
+            .map(|r| {
+                let topic = r.path["/topics/".len()..]
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .replace("%2F", "/");
+                (topic, serde_json::from_slice(&r.body).unwrap())
+            })
+            .collect()
+    }
 }
 
 /// One request per connection: read it, record it, send it upstream, copy the answer back.

@@ -94,3 +94,33 @@ pub fn s(item: &Item, k: &str) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// A Cognito user pool with an app client as the stack makes it (password and refresh-token
+/// login), and the `auth` function's context for it.
+pub async fn user_pool(config: &aws_config::SdkConfig) -> rmdeploy_lambdas::auth::Ctx {
+    use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType as Flow;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(config);
+    let pool = cognito
+        .create_user_pool()
+        .pool_name("users")
+        .send()
+        .await
+        .unwrap();
+    let pool_id = pool.user_pool().unwrap().id().unwrap().to_string();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("app")
+        .explicit_auth_flows(Flow::AllowUserPasswordAuth)
+        .explicit_auth_flows(Flow::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .unwrap();
+    let client_id = client
+        .user_pool_client()
+        .unwrap()
+        .client_id()
+        .unwrap()
+        .to_string();
+    rmdeploy_lambdas::auth::Ctx { cognito, client_id }
+}

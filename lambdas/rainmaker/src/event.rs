@@ -96,6 +96,17 @@ pub fn mapping_message(node_id: &str, payload: &Value, received_at: i64) -> Valu
     Value::Object(out)
 }
 
+/// A payload may name its node (stock firmware does), but only the one whose topic it came on.
+fn same_node(claimed: Option<&Value>, node_id: &str) -> Result<(), String> {
+    match claimed {
+        None => Ok(()),
+        Some(Value::String(c)) if c == node_id => Ok(()),
+        Some(c) => Err(format!(
+            "the payload names node_id {c} but was published on node {node_id}'s topic"
+        )),
+    }
+}
+
 impl RuleEvent {
     /// A rule event whose SQL selects named fields (`user/mapping`): they are the payload, and
     /// `claimed_node_id` (the payload's own `node_id`) must be the topic's node.
@@ -114,16 +125,7 @@ impl RuleEvent {
         }
         trusted.insert("payload".into(), json!(""));
         let mut e = RuleEvent::parse_bytes(Value::Object(trusted))?;
-        match map.remove("claimed_node_id") {
-            None => {}
-            Some(Value::String(claimed)) if claimed == e.node_id => {}
-            Some(claimed) => {
-                return Err(format!(
-                    "the payload names node_id {claimed} but was published on node {}'s topic",
-                    e.node_id
-                ))
-            }
-        }
+        same_node(map.remove("claimed_node_id").as_ref(), &e.node_id)?;
         e.payload = map;
         Ok(e)
     }
@@ -136,16 +138,7 @@ impl RuleEvent {
         let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&e.bytes) else {
             return Err("the payload is not a JSON object".into());
         };
-        match map.get("node_id") {
-            None => {}
-            Some(Value::String(claimed)) if *claimed == e.node_id => {}
-            Some(claimed) => {
-                return Err(format!(
-                    "the payload names node_id {claimed} but was published on node {}'s topic",
-                    e.node_id
-                ))
-            }
-        }
+        same_node(map.get("node_id"), &e.node_id)?;
         e.payload = map;
         Ok(e)
     }

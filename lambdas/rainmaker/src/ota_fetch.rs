@@ -16,7 +16,11 @@
 //!
 //! Jobs are looked up by key (the `ota_jobs` index, see [`crate::ota_jobs`]) and kept
 //! [`JOB_CACHE_MS`] in the function, so a fetch reads the node, its registry entry and its own
-//! session, and the job's other sessions only when a new session would start.
+//! session, and the job's other sessions only when a new session would start. Those are kept
+//! [`SESSIONS_CACHE_MS`] per job: a node that asks again and again while it waits for a slot
+//! costs one read of the job's sessions per function instance every few seconds, not one a
+//! message (the limits may then let a few more sessions start than they name, as they may when
+//! instances run at once).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,6 +40,9 @@ pub const DEFAULT_URL_SECONDS: u64 = 3600;
 
 /// How long the function keeps a job lookup (an abort or a new job reaches nodes this late).
 pub const JOB_CACHE_MS: i64 = 30_000;
+
+/// How long the function keeps a job's sessions for deciding whether a new one may start.
+pub const SESSIONS_CACHE_MS: i64 = 5_000;
 
 /// The thing attributes that bind a node to its firmware, set when the node is registered.
 pub const PROJECT_ATTRIBUTE: &str = "project_name";
@@ -149,6 +156,41 @@ impl JobCache {
     }
 }
 
+/// A job's sessions, read at most once per [`SESSIONS_CACHE_MS`] by a function instance; the
+/// sessions the instance opens are added as it opens them.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<String, (i64, Vec<ota_jobs::Item>)>>,
+}
+
+impl SessionCache {
+    pub async fn sessions(
+        &self,
+        db: &Client,
+        table: &str,
+        job_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<ota_jobs::Item>, Error> {
+        if let Some((at, items)) = self.entries.lock().expect("cache lock").get(job_id) {
+            if (0..SESSIONS_CACHE_MS).contains(&(now_ms - at)) {
+                return Ok(items.clone());
+            }
+        }
+        let items = ota_jobs::sessions(db, table, job_id).await?;
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.retain(|_, (at, _)| now_ms - *at < SESSIONS_CACHE_MS);
+        entries.insert(job_id.to_string(), (now_ms, items.clone()));
+        Ok(items)
+    }
+
+    /// A session this instance opened: counted until the job's sessions are read again.
+    pub fn opened(&self, job_id: &str, session: ota_jobs::Item) {
+        if let Some((_, items)) = self.entries.lock().expect("cache lock").get_mut(job_id) {
+            items.push(session);
+        }
+    }
+}
+
 /// What the registry says a node is: its thing's `project_name` and `chip` attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registered {
@@ -173,17 +215,8 @@ pub async fn describe_thing(
     config: &aws_config::SdkConfig,
     thing: &str,
 ) -> Result<Option<Registered>, Error> {
-    use aws_credential_types::provider::ProvideCredentials;
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    let region = config
-        .region()
-        .map(|r| r.to_string())
-        .ok_or("no AWS region in the function's environment")?;
-    let credentials = config
-        .credentials_provider()
-        .ok_or("no AWS credentials provider")?
-        .provide_credentials()
-        .await?;
+    let (region, credentials) = crate::presign::region_and_credentials(config).await?;
     let url = registry_url(config.endpoint_url(), &region, thing);
     let identity = credentials.into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
@@ -269,6 +302,7 @@ pub struct Ctx {
     pub jobs_table: String,
     pub bucket: String,
     pub jobs: JobCache,
+    pub sessions: SessionCache,
     pub clock: Clock,
 }
 
@@ -290,6 +324,7 @@ impl Ctx {
             jobs_table,
             bucket,
             jobs: JobCache::default(),
+            sessions: SessionCache::default(),
             clock: std::sync::Arc::new(crate::runtime::now_ms),
         }
     }
@@ -355,7 +390,9 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
     let sessions = if holding {
         Vec::new()
     } else {
-        ota_jobs::sessions(&ctx.db, &ctx.jobs_table, &job.job_id).await?
+        ctx.sessions
+            .sessions(&ctx.db, &ctx.jobs_table, &job.job_id, now)
+            .await?
     };
     match decide(&job, &fetch, mine.as_ref(), &sessions, now) {
         Decision::UpToDate => {
@@ -373,19 +410,26 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
                     now + ota_jobs::timeout_ms(&job),
                     ota_jobs::KEEP_DAYS,
                 );
+                let session: ota_jobs::Item = [
+                    ("job_id", AttributeValue::S(job.job_id.clone())),
+                    ("sk", AttributeValue::S(format!("node#{}", fetch.node_id))),
+                    ("node_id", AttributeValue::S(fetch.node_id.clone())),
+                    ("status", AttributeValue::S("offered".into())),
+                    ("active", AttributeValue::Bool(true)),
+                    ("started_at", AttributeValue::N(now.to_string())),
+                    ("updated_at", AttributeValue::N(now.to_string())),
+                    ("expires_at", AttributeValue::N(expires.to_string())),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
                 ctx.db
                     .put_item()
                     .table_name(&ctx.jobs_table)
-                    .item("job_id", AttributeValue::S(job.job_id.clone()))
-                    .item("sk", AttributeValue::S(format!("node#{}", fetch.node_id)))
-                    .item("node_id", AttributeValue::S(fetch.node_id.clone()))
-                    .item("status", AttributeValue::S("offered".into()))
-                    .item("active", AttributeValue::Bool(true))
-                    .item("started_at", AttributeValue::N(now.to_string()))
-                    .item("updated_at", AttributeValue::N(now.to_string()))
-                    .item("expires_at", AttributeValue::N(expires.to_string()))
+                    .set_item(Some(session.clone()))
                     .send()
                     .await?;
+                ctx.sessions.opened(&job.job_id, session);
             }
         }
     }

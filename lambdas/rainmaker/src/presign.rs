@@ -45,14 +45,10 @@ pub fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-/// A URL that lets its holder GET the object until `expires_in` has passed.
-pub async fn get_url(
+/// The function's region and its role's current credentials, to sign a request with.
+pub async fn region_and_credentials(
     config: &aws_config::SdkConfig,
-    bucket: &str,
-    key: &str,
-    expires_in: Duration,
-    at: SystemTime,
-) -> Result<String, Error> {
+) -> Result<(String, aws_credential_types::Credentials), Error> {
     let region = config
         .region()
         .map(|r| r.to_string())
@@ -62,6 +58,18 @@ pub async fn get_url(
         .ok_or("no AWS credentials provider")?
         .provide_credentials()
         .await?;
+    Ok((region, credentials))
+}
+
+/// A URL that lets its holder GET the object until `expires_in` has passed.
+pub async fn get_url(
+    config: &aws_config::SdkConfig,
+    bucket: &str,
+    key: &str,
+    expires_in: Duration,
+    at: SystemTime,
+) -> Result<String, Error> {
+    let (region, credentials) = region_and_credentials(config).await?;
     let url = object_url(config.endpoint_url(), &region, bucket, key);
     sign_url(&url, &region, credentials, expires_in, at)
 }
