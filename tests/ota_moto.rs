@@ -126,6 +126,21 @@ impl Cloud {
         assert_eq!(out["stored"], true, "{out}");
     }
 
+    /// What ota-status answers a node's status for a job.
+    async fn report(&self, node: &str, job: &str, st: &str, at: i64) -> Value {
+        ota_status::handle(&self.db, "ota_jobs", status(node, job, st, at))
+            .await
+            .unwrap()
+    }
+
+    /// Nodes registered as lights on esp32c3 that reported firmware 1.0.0 in their config.
+    async fn light_nodes(&self, nodes: &[&str]) {
+        for node in nodes {
+            self.register(node, LIGHT).await;
+            self.config_of(node, "light", "esp32c3", "1.0.0").await;
+        }
+    }
+
     /// A job item as `rmdeploy firmware publish` registers it.
     async fn job(&self, id: &str, project: &str, chip: &str, version: &str, created: i64) {
         self.db
@@ -267,12 +282,10 @@ async fn a_node_gets_only_the_firmware_its_registry_entry_names() {
 async fn a_thousand_statuses_for_made_up_jobs_write_nothing() {
     let c = Cloud::start().await;
     c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
-    c.register("n1", LIGHT).await;
-    c.config_of("n1", "light", "esp32c3", "1.0.0").await;
+    c.light_nodes(&["n1"]).await;
     let ctx = c.ctx();
     // n2 has a session; n1 does not
-    c.register("n2", LIGHT).await;
-    c.config_of("n2", "light", "esp32c3", "1.0.0").await;
+    c.light_nodes(&["n2"]).await;
     let offered = ota_fetch::handle(&ctx, c.fetch("n2", "1.0.0"))
         .await
         .unwrap();
@@ -288,41 +301,23 @@ async fn a_thousand_statuses_for_made_up_jobs_write_nothing() {
         } else {
             format!("made-up-{i}")
         };
-        let out = ota_status::handle(
-            &c.db,
-            "ota_jobs",
-            status("n1", &job, statuses[i as usize % 5], 2_000 + i),
-        )
-        .await
-        .unwrap();
+        let out = c
+            .report("n1", &job, statuses[i as usize % 5], 2_000 + i)
+            .await;
         assert_eq!(out["stored"], false, "{i}: {out}");
     }
     let after = items(&c.db, "ota_jobs").await;
     assert_eq!(after.len(), before, "{after:?}");
     // n2's status for its own session is taken
-    let out = ota_status::handle(
-        &c.db,
-        "ota_jobs",
-        status("n2", "light-2", "in-progress", c.clock() + 1),
-    )
-    .await
-    .unwrap();
+    let out = c
+        .report("n2", "light-2", "in-progress", c.clock() + 1)
+        .await;
     assert_eq!(out["stored"], true, "{out}");
     // ... and once it has ended, further news is not
-    ota_status::handle(
-        &c.db,
-        "ota_jobs",
-        status("n2", "light-2", "success", c.clock() + 2),
-    )
-    .await
-    .unwrap();
-    let late = ota_status::handle(
-        &c.db,
-        "ota_jobs",
-        status("n2", "light-2", "in-progress", c.clock() + 3),
-    )
-    .await
-    .unwrap();
+    c.report("n2", "light-2", "success", c.clock() + 2).await;
+    let late = c
+        .report("n2", "light-2", "in-progress", c.clock() + 3)
+        .await;
     assert_eq!(late["stored"], false, "{late}");
     assert_eq!(items(&c.db, "ota_jobs").await.len(), before + 2);
 }
@@ -331,10 +326,7 @@ async fn a_thousand_statuses_for_made_up_jobs_write_nothing() {
 async fn in_progress_stops_holding_a_slot_after_the_job_timeout() {
     let c = Cloud::start().await;
     c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
-    for node in ["n1", "n2"] {
-        c.register(node, LIGHT).await;
-        c.config_of(node, "light", "esp32c3", "1.0.0").await;
-    }
+    c.light_nodes(&["n1", "n2"]).await;
     let ctx = c.ctx();
     let start = c.clock();
     assert_eq!(
@@ -346,13 +338,7 @@ async fn in_progress_stops_holding_a_slot_after_the_job_timeout() {
     // n1 keeps saying "in progress"; n2 waits while the job's 600 s run
     for at in [100_000, 300_000, 590_000] {
         let now = c.set_clock(start + at);
-        let out = ota_status::handle(
-            &c.db,
-            "ota_jobs",
-            status("n1", "light-2", "in-progress", now),
-        )
-        .await
-        .unwrap();
+        let out = c.report("n1", "light-2", "in-progress", now).await;
         assert_eq!(out["stored"], true, "{out}");
         let waiting = ota_fetch::handle(&ctx, c.fetch("n2", "1.0.0"))
             .await
@@ -379,10 +365,7 @@ async fn in_progress_stops_holding_a_slot_after_the_job_timeout() {
 async fn a_node_that_keeps_asking_while_it_waits_reads_the_sessions_once() {
     let c = Cloud::start().await;
     c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
-    for node in ["n1", "n2"] {
-        c.register(node, LIGHT).await;
-        c.config_of(node, "light", "esp32c3", "1.0.0").await;
-    }
+    c.light_nodes(&["n1", "n2"]).await;
     let ctx = c.ctx();
     let start = c.clock();
     let first = ota_fetch::handle(&ctx, c.fetch("n1", "1.0.0"))
@@ -410,20 +393,13 @@ async fn a_node_that_keeps_asking_while_it_waits_reads_the_sessions_once() {
 async fn sessions_and_status_reports_expire_and_jobs_do_not() {
     let c = Cloud::start().await;
     c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
-    c.register("n1", LIGHT).await;
-    c.config_of("n1", "light", "esp32c3", "1.0.0").await;
+    c.light_nodes(&["n1"]).await;
     let ctx = c.ctx();
     ota_fetch::handle(&ctx, c.fetch("n1", "1.0.0"))
         .await
         .unwrap();
     let at = c.clock() + 5_000;
-    ota_status::handle(
-        &c.db,
-        "ota_jobs",
-        status("n1", "light-2", "in-progress", at),
-    )
-    .await
-    .unwrap();
+    c.report("n1", "light-2", "in-progress", at).await;
     let day = 86_400;
     let mut kinds = Vec::new();
     for item in items(&c.db, "ota_jobs").await {
@@ -477,10 +453,7 @@ async fn a_fetch_finds_its_job_by_key_without_a_scan_and_keeps_it_thirty_seconds
         c.job(&format!("other-{i}"), "other", "esp32c3", "1.0.0", 10 + i)
             .await;
     }
-    for node in ["n1", "n2"] {
-        c.register(node, LIGHT).await;
-        c.config_of(node, "light", "esp32c3", "1.0.0").await;
-    }
+    c.light_nodes(&["n1", "n2"]).await;
     let ctx = c.ctx();
     c.operations();
     let first = ota_fetch::handle(&ctx, c.fetch("n1", "1.0.0"))
@@ -678,19 +651,12 @@ async fn the_admin_listing_reads_the_jobs_index_without_a_scan() {
     let c = Cloud::start().await;
     c.job("light-2", "light", "esp32c3", "2.0.0", 1).await;
     c.job("switch-9", "switch", "esp32c6", "9.0.0", 2).await;
-    c.register("n1", LIGHT).await;
-    c.config_of("n1", "light", "esp32c3", "1.0.0").await;
+    c.light_nodes(&["n1"]).await;
     let ctx = c.ctx();
     ota_fetch::handle(&ctx, c.fetch("n1", "1.0.0"))
         .await
         .unwrap();
-    ota_status::handle(
-        &c.db,
-        "ota_jobs",
-        status("n1", "light-2", "failed", c.clock() + 1),
-    )
-    .await
-    .unwrap();
+    c.report("n1", "light-2", "failed", c.clock() + 1).await;
     let api = rmdeploy_lambdas::api::Ctx {
         db: c.db.clone(),
         iot: c.iot(),
