@@ -122,18 +122,57 @@ pub fn decide(
     Decision::Offer { new_session: true }
 }
 
-/// A job lookup (project, chip name) and what it found, with the time it was made.
-type Lookups = HashMap<(String, String), (i64, Option<Job>)>;
+/// Values kept for `ttl_ms` in the function instance, each with the time it was read.
+pub struct Kept<K, V> {
+    ttl_ms: i64,
+    entries: Mutex<HashMap<K, (i64, V)>>,
+}
 
-/// Job lookups by (project, chip), each with the time it was made.
-#[derive(Default)]
-pub struct JobCache {
-    entries: Mutex<Lookups>,
+impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
+    pub fn new(ttl_ms: i64) -> Kept<K, V> {
+        Kept {
+            ttl_ms,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value kept for `key`, or `read`'s, kept from `now_ms` on.
+    pub async fn get_or_read<F, Fut>(&self, key: K, now_ms: i64, read: F) -> Result<V, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, Error>>,
+    {
+        if let Some((at, v)) = self.entries.lock().expect("cache lock").get(&key) {
+            if (0..self.ttl_ms).contains(&(now_ms - at)) {
+                return Ok(v.clone());
+            }
+        }
+        let v = read().await?;
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.retain(|_, (at, _)| now_ms - *at < self.ttl_ms);
+        entries.insert(key, (now_ms, v.clone()));
+        Ok(v)
+    }
+
+    /// Change the value kept for `key`, if one is kept.
+    pub fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
+        if let Some((_, v)) = self.entries.lock().expect("cache lock").get_mut(key) {
+            change(v);
+        }
+    }
+}
+
+/// Job lookups by (project, chip name), kept [`JOB_CACHE_MS`].
+pub struct JobCache(Kept<(String, String), Option<Job>>);
+
+impl Default for JobCache {
+    fn default() -> JobCache {
+        JobCache(Kept::new(JOB_CACHE_MS))
+    }
 }
 
 impl JobCache {
-    /// The newest active job for a project and chip, from the cache when the lookup is younger
-    /// than [`JOB_CACHE_MS`].
+    /// The newest active job for a project and chip.
     pub async fn newest(
         &self,
         db: &Client,
@@ -143,24 +182,20 @@ impl JobCache {
         now_ms: i64,
     ) -> Result<Option<Job>, Error> {
         let key = (project.to_string(), chip_name(chip));
-        if let Some((at, job)) = self.entries.lock().expect("cache lock").get(&key) {
-            if (0..JOB_CACHE_MS).contains(&(now_ms - at)) {
-                return Ok(job.clone());
-            }
-        }
-        let job = ota_jobs::newest(db, table, project, chip).await?;
-        let mut entries = self.entries.lock().expect("cache lock");
-        entries.retain(|_, (at, _)| now_ms - *at < JOB_CACHE_MS);
-        entries.insert(key, (now_ms, job.clone()));
-        Ok(job)
+        self.0
+            .get_or_read(key, now_ms, || ota_jobs::newest(db, table, project, chip))
+            .await
     }
 }
 
 /// A job's sessions, read at most once per [`SESSIONS_CACHE_MS`] by a function instance; the
 /// sessions the instance opens are added as it opens them.
-#[derive(Default)]
-pub struct SessionCache {
-    entries: Mutex<HashMap<String, (i64, Vec<ota_jobs::Item>)>>,
+pub struct SessionCache(Kept<String, Vec<ota_jobs::Item>>);
+
+impl Default for SessionCache {
+    fn default() -> SessionCache {
+        SessionCache(Kept::new(SESSIONS_CACHE_MS))
+    }
 }
 
 impl SessionCache {
@@ -171,23 +206,17 @@ impl SessionCache {
         job_id: &str,
         now_ms: i64,
     ) -> Result<Vec<ota_jobs::Item>, Error> {
-        if let Some((at, items)) = self.entries.lock().expect("cache lock").get(job_id) {
-            if (0..SESSIONS_CACHE_MS).contains(&(now_ms - at)) {
-                return Ok(items.clone());
-            }
-        }
-        let items = ota_jobs::sessions(db, table, job_id).await?;
-        let mut entries = self.entries.lock().expect("cache lock");
-        entries.retain(|_, (at, _)| now_ms - *at < SESSIONS_CACHE_MS);
-        entries.insert(job_id.to_string(), (now_ms, items.clone()));
-        Ok(items)
+        self.0
+            .get_or_read(job_id.to_string(), now_ms, || {
+                ota_jobs::sessions(db, table, job_id)
+            })
+            .await
     }
 
     /// A session this instance opened: counted until the job's sessions are read again.
     pub fn opened(&self, job_id: &str, session: ota_jobs::Item) {
-        if let Some((_, items)) = self.entries.lock().expect("cache lock").get_mut(job_id) {
-            items.push(session);
-        }
+        self.0
+            .update(&job_id.to_string(), |items| items.push(session));
     }
 }
 
