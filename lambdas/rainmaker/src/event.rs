@@ -64,11 +64,20 @@ pub fn node_message(node_id: &str, suffix: &str, payload: &Value, received_at: i
     )
 }
 
+/// Lower-case hex SHA-256 of a text, as IoT SQL's `sha256()` gives it: how the mapping rule hands
+/// over a secret, and so how the app's side must digest its own to compare.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// What the `user/mapping` rule hands its function for a JSON payload: the named fields it
 /// selects, the secret replaced by its SHA-256 (lower-case hex, as IoT SQL's `sha256()` gives it),
 /// and the fields AWS IoT vouches for. A field the payload lacks is left out, as IoT SQL does.
 pub fn mapping_message(node_id: &str, payload: &Value, received_at: i64) -> Value {
-    use sha2::{Digest, Sha256};
     let mut out = Map::new();
     let field = |k: &str| payload.get(k).filter(|v| !v.is_null()).cloned();
     if let Some(v) = field("node_id") {
@@ -78,11 +87,7 @@ pub fn mapping_message(node_id: &str, payload: &Value, received_at: i64) -> Valu
         out.insert("user_id".into(), v);
     }
     if let Some(Value::String(secret)) = field("secret_key") {
-        let hex: String = Sha256::digest(secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        out.insert("secret_sha256".into(), Value::String(hex));
+        out.insert("secret_sha256".into(), Value::String(sha256_hex(&secret)));
     }
     if let Some(v) = field("reset") {
         out.insert("reset".into(), v);

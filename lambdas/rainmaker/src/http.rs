@@ -174,19 +174,13 @@ impl Request {
 
 /// The admin group's name: `ADMIN_GROUP` (the profile's `identity.admin_group`), else `admin`.
 pub fn admin_group() -> String {
-    std::env::var("ADMIN_GROUP")
-        .ok()
-        .filter(|g| !g.is_empty())
-        .unwrap_or_else(|| "admin".into())
+    crate::runtime::optional("ADMIN_GROUP").unwrap_or_else(|| "admin".into())
 }
 
 /// The claim Cognito's groups arrive in: `GROUPS_CLAIM` (the profile's `identity.groups_claim`),
 /// else `cognito:groups`. (The OAuth2 authorizer reads its own claim and passes the groups on.)
 pub fn groups_claim() -> String {
-    std::env::var("GROUPS_CLAIM")
-        .ok()
-        .filter(|g| !g.is_empty())
-        .unwrap_or_else(|| "cognito:groups".into())
+    crate::runtime::optional("GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".into())
 }
 
 /// The groups the authorizer vouches for, by their exact names; none when they cannot be read

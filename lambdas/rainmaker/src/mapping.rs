@@ -16,9 +16,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_runtime::Error;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::event::RuleEvent;
+use crate::event::{sha256_hex as digest, RuleEvent};
 use crate::store::{condition_failed, dropped};
 
 /// How far apart the app's request and the device's report may be.
@@ -31,13 +30,6 @@ pub const KEEP_SECONDS: i64 = 86_400;
 pub struct Tables {
     pub requests: String,
     pub user_nodes: String,
-}
-
-fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn s(v: &str) -> AttributeValue {

@@ -13,9 +13,7 @@ async fn main() -> Result<(), Error> {
     let expect = Expect {
         issuer: runtime::table("OAUTH2_ISSUER")?,
         audience: runtime::table("OAUTH2_AUDIENCE")?,
-        groups_claim: std::env::var("GROUPS_CLAIM")
-            .ok()
-            .filter(|c| !c.is_empty())
+        groups_claim: rmdeploy_lambdas::runtime::optional("GROUPS_CLAIM")
             .unwrap_or_else(|| Expect::DEFAULT_GROUPS_CLAIM.into()),
     };
     let cache = Arc::new(Mutex::new(KeyCache::new(&runtime::table(
