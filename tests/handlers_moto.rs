@@ -41,7 +41,7 @@ async fn params_are_stored_once_and_older_reports_do_not_win() {
     let older = params::handle(&db, "node_params", report(1_000, false))
         .await
         .unwrap();
-    assert_eq!(older["reason"], "older than the stored state");
+    assert_eq!(older["reason"], "nothing newer than the stored values");
     let all = items(&db, "node_params").await;
     assert_eq!(all.len(), 3, "two history items and the state");
     let state = all.iter().find(|i| s(i, "sk") == "state").unwrap();
@@ -386,6 +386,8 @@ async fn a_forged_mapping_is_refused_and_a_new_owner_replaces_the_old() {
     let ctx = api::Ctx {
         db: db.clone(),
         iot,
+        config: config.clone(),
+        ota_fetch: None,
         tables: api::ApiTables {
             nodes: "nodes".into(),
             params: "node_params".into(),

@@ -147,22 +147,22 @@ async fn command_responses_and_presence_are_kept_once_and_in_order() {
         1, 3, b'r', b'-', b'1', 3, 1, 0, 5, 2, 0x10, 0x00, 6, 2, b'{', b'}',
     ];
     let e = rule_output("n1", "node/n1/from-node", &tlv, 5);
+    let ctx = cmd_resp::Ctx {
+        db: c.db.clone(),
+        iot: c.iot(),
+        table: "node_params".into(),
+    };
     assert_eq!(
-        cmd_resp::handle(&c.db, "node_params", e.clone())
-            .await
-            .unwrap()["stored"],
+        cmd_resp::handle(&ctx, e.clone()).await.unwrap()["stored"],
         true
     );
     assert_eq!(
-        cmd_resp::handle(&c.db, "node_params", e).await.unwrap()["reason"],
+        cmd_resp::handle(&ctx, e).await.unwrap()["reason"],
         "duplicate"
     );
     tlv.truncate(3);
     let cut = rule_output("n1", "node/n1/from-node", &tlv, 6);
-    assert_eq!(
-        cmd_resp::handle(&c.db, "node_params", cut).await.unwrap()["stored"],
-        false
-    );
+    assert_eq!(cmd_resp::handle(&ctx, cut).await.unwrap()["stored"], false);
     let stored = items(&c.db, "node_params").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(
@@ -216,6 +216,8 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
     let ctx = api::Ctx {
         db: c.db.clone(),
         iot: c.iot(),
+        config: c.config.clone(),
+        ota_fetch: None,
         tables: api::ApiTables {
             nodes: "nodes".into(),
             params: "node_params".into(),

@@ -45,6 +45,13 @@ pub struct Published {
     pub registered: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iot_job: Option<String>,
+    /// For a newly registered job: whether `ota-fetch` was asked to offer it to the nodes online
+    /// now (they get it at once rather than at their next boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_online: Option<bool>,
+    /// Why it could not be asked (the nodes then get the job when they next ask).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer_error: Option<String>,
 }
 
 /// The bucket key of an image: its project, version and content.
@@ -55,8 +62,17 @@ pub fn key_of(c: &Checked) -> String {
     )
 }
 
-/// The OTA job id of an image (also its AWS IoT job id: letters, digits, `-` and `_`).
+/// The longest OTA job id: stock firmware keeps the id it is offered in a 64-byte buffer with
+/// its terminating NUL (`esp_rmaker_ota_using_topics.c`, `char job_id[64]`).
+pub const MAX_JOB_ID: usize = 63;
+
+/// The OTA job id of an image (also its AWS IoT job id: letters, digits, `-` and `_`), at most
+/// [`MAX_JOB_ID`] characters: a long project or version loses its start, never the digest.
 pub fn job_id_of(c: &Checked) -> String {
+    job_id(&c.spec.project, &c.spec.version, &c.sha256)
+}
+
+fn job_id(project: &str, version: &str, sha256: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|ch| {
@@ -68,15 +84,10 @@ pub fn job_id_of(c: &Checked) -> String {
             })
             .collect()
     };
-    let id = format!(
-        "{}-{}-{}",
-        clean(&c.spec.project),
-        clean(&c.spec.version),
-        &c.sha256[..12]
-    );
+    let id = format!("{}-{}-{}", clean(project), clean(version), &sha256[..12]);
     id.chars()
         .rev()
-        .take(64)
+        .take(MAX_JOB_ID)
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
@@ -161,7 +172,14 @@ pub async fn publish(
         let job_id = job_id_of(c);
         let mut made = Made::default();
         match publish_one(clients, target, c, &key, &job_id, overrides, &mut made).await {
-            Ok(p) => out.push(p),
+            Ok(mut p) => {
+                if p.registered {
+                    let offered = offer_online(clients, target, &job_id).await;
+                    p.offered_online = Some(offered.is_ok());
+                    p.offer_error = offered.err();
+                }
+                out.push(p)
+            }
             Err(e) => {
                 undo(clients, target, &key, &job_id, &made).await;
                 return Err(e);
@@ -169,6 +187,32 @@ pub async fn publish(
         }
     }
     Ok(out)
+}
+
+/// Ask the stack's `ota-fetch` function (asynchronously) to offer a new job to the nodes online
+/// now: stock firmware asks for updates only when it boots.
+async fn offer_online(clients: &Clients, target: &Target, job_id: &str) -> Result<(), String> {
+    let function = format!(
+        "{}-{}",
+        target.stack,
+        crate::stack::catalog::function(crate::stack::catalog::FunctionKey::OtaFetch).name
+    );
+    let event = serde_json::json!({ "offer_job": job_id });
+    clients
+        .lambda
+        .invoke()
+        .function_name(&function)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "invoking {function}: {}",
+                aws_sdk_lambda::error::DisplayErrorContext(e)
+            )
+        })
 }
 
 async fn publish_one(
@@ -279,6 +323,8 @@ async fn publish_one(
         ota_job_id: job_id.to_string(),
         registered,
         iot_job,
+        offered_online: None,
+        offer_error: None,
     })
 }
 
@@ -496,4 +542,18 @@ pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, Dep
             .then(a.ota_job_id.cmp(&b.ota_job_id))
     });
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_fit_the_firmware_buffer_and_keep_the_digest() {
+        let sha = "0123456789abcdef".repeat(4);
+        assert_eq!(job_id("light", "1.2.0", &sha), "light-1_2_0-0123456789ab");
+        let long = job_id(&"p".repeat(80), "1.0.0+build.7", &sha);
+        assert_eq!(long.len(), MAX_JOB_ID);
+        assert!(long.ends_with("-1_0_0_build_7-0123456789ab"), "{long}");
+    }
 }

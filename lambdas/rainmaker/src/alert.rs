@@ -1,7 +1,14 @@
-//! The `esp_node_alert` rule: a node's alert on `node/<id>/alert`, as firmware raises it with
-//! `esp_rmaker_raise_alert()` (`{"esp.alert.str": "<text>"}`). The alert goes to the node's users:
-//! to the push topic (SNS) when push notifications are on, and to the webhook queue (SQS, read
-//! by `webhook-dispatch`) when webhooks are on.
+//! The `esp_node_alert` rule: what a node raises on `node/<id>/alert`. Stock firmware sends two
+//! kinds (components/esp_rainmaker/src/core/esp_rmaker_param.c):
+//! - a text alert, `esp_rmaker_raise_alert()`: `{"esp.alert.str": "<text>"}` (at most 100
+//!   characters; the firmware writes the text unescaped, so a `"` in it makes the payload
+//!   invalid JSON: such a payload is read as the text between the key and the closing `"}`);
+//! - a param notification, `esp_rmaker_param_notify()` (and `esp_rmaker_param_update_and_notify`):
+//!   the notified params, shaped as a params report `{"<device>": {"<param>": value}}`. The same
+//!   values follow on `params/local`, where they are stored.
+//!
+//! Either goes to the node's users: to the push topic (SNS) when push notifications are on, and
+//! to the webhook queue (SQS, read by `webhook-dispatch`) when webhooks are on.
 //!
 //! Each alert is recorded in the node's params table (`alert#<ms>`) before it is sent, and
 //! marked delivered after: a repeated invocation finds it delivered and sends nothing again; one
@@ -10,48 +17,114 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use lambda_runtime::Error;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::event::RuleEvent;
 use crate::store::{condition_failed, dropped, expires_after};
 
 /// How long alerts are kept.
 pub const KEEP_DAYS: i64 = 30;
-/// Longest alert text kept (firmware limits it to a few hundred bytes).
+/// Longest alert text kept (firmware sends at most 100 characters).
 pub const MAX_TEXT: usize = 1024;
+/// The key of a text alert (`ESP_RMAKER_ALERT_KEY`).
+pub const TEXT_KEY: &str = "esp.alert.str";
+
+/// What a node raised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Raised {
+    Text(String),
+    /// `{"<device>": {"<param>": value}}`.
+    Params(Map<String, Value>),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub node_id: String,
     pub received_at: i64,
-    pub text: String,
+    pub raised: Raised,
+}
+
+fn text_of(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(t) if !t.trim().is_empty() => Ok(t.chars().take(MAX_TEXT).collect()),
+        Value::String(_) => Err("the alert text is empty".into()),
+        other => Err(format!("{TEXT_KEY} is not text: {other}")),
+    }
+}
+
+/// The text of a text alert the firmware wrote without escaping a `"` or `\` in it.
+fn unescaped_text(bytes: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(bytes).ok()?.trim();
+    let text = s
+        .strip_prefix(&format!("{{\"{TEXT_KEY}\":\""))?
+        .strip_suffix("\"}")?;
+    Some(text.to_string())
 }
 
 impl Alert {
     pub fn parse(event: Value) -> Result<Alert, String> {
-        let e = RuleEvent::parse(event)?;
-        let text = match e.payload.get("esp.alert.str") {
-            Some(Value::String(t)) if !t.trim().is_empty() => t.chars().take(MAX_TEXT).collect(),
-            Some(Value::String(_)) => return Err("the alert text is empty".into()),
-            Some(other) => return Err(format!("esp.alert.str is not text: {other}")),
-            None => return Err("esp.alert.str is missing".into()),
+        let e = RuleEvent::parse_bytes(event.clone())?;
+        let payload = match RuleEvent::parse(event) {
+            Ok(parsed) => parsed.payload,
+            Err(why) => {
+                let text = unescaped_text(&e.bytes).ok_or(why)?;
+                return Ok(Alert {
+                    node_id: e.node_id,
+                    received_at: e.received_at,
+                    raised: Raised::Text(text_of(&Value::String(text))?),
+                });
+            }
+        };
+        let raised = if let Some(text) = payload.get(TEXT_KEY) {
+            Raised::Text(text_of(text)?)
+        } else {
+            let mut params = payload;
+            params.remove("node_id");
+            if params.is_empty() {
+                return Err(format!(
+                    "the alert has neither {TEXT_KEY} nor notified params"
+                ));
+            }
+            if let Some((device, _)) = params.iter().find(|(_, v)| !v.is_object()) {
+                return Err(format!(
+                    "`{device}` is neither {TEXT_KEY} nor a device's params"
+                ));
+            }
+            Raised::Params(params)
         };
         Ok(Alert {
             node_id: e.node_id,
             received_at: e.received_at,
-            text,
+            raised,
         })
+    }
+
+    /// What is recorded of it.
+    pub fn record(&self) -> String {
+        match &self.raised {
+            Raised::Text(t) => t.clone(),
+            Raised::Params(p) => Value::Object(p.clone()).to_string(),
+        }
     }
 
     /// What push subscribers and webhooks receive.
     pub fn message(&self, users: &[String]) -> Value {
-        json!({
-            "event_type": "rmaker.event.node_alert",
+        let mut m = json!({
             "node_id": self.node_id,
-            "alert": self.text,
             "timestamp": self.received_at,
             "users": users,
-        })
+        });
+        match &self.raised {
+            Raised::Text(t) => {
+                m["event_type"] = json!("rmaker.event.node_alert");
+                m["alert"] = json!(t);
+            }
+            Raised::Params(p) => {
+                m["event_type"] = json!("rmaker.event.node_param_notification");
+                m["params"] = Value::Object(p.clone());
+            }
+        }
+        m
     }
 }
 
@@ -109,7 +182,7 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         .table_name(&ctx.params_table)
         .item(key[0].0, key[0].1.clone())
         .item(key[1].0, key[1].1.clone())
-        .item("alert", AttributeValue::S(alert.text.clone()))
+        .item("alert", AttributeValue::S(alert.record()))
         .item("delivered", AttributeValue::Bool(false))
         .item(
             "expires_at",
@@ -195,25 +268,50 @@ mod tests {
 
     #[test]
     fn an_alert_as_firmware_raises_it() {
-        let a = alert(json!({"esp.alert.str": "Temperature above 60 C"})).unwrap();
-        assert_eq!(a.text, "Temperature above 60 C");
+        // esp_rmaker_raise_alert("Switch was turned off"), examples/switch/main/app_driver.c
+        let a = alert(json!({"esp.alert.str": "Switch was turned off"})).unwrap();
+        assert_eq!(a.raised, Raised::Text("Switch was turned off".into()));
         let m = a.message(&["u1".into()]);
         assert_eq!(m["node_id"], "n1");
+        assert_eq!(m["alert"], "Switch was turned off");
         assert_eq!(m["users"], json!(["u1"]));
+    }
+
+    #[test]
+    fn a_param_notification_is_an_alert_with_its_params() {
+        // esp_rmaker_param_update_and_notify(power, true), examples/switch/main/app_driver.c
+        let a = alert(json!({"Switch": {"Power": true}})).unwrap();
+        let m = a.message(&[]);
+        assert_eq!(m["event_type"], "rmaker.event.node_param_notification");
+        assert_eq!(m["params"], json!({"Switch": {"Power": true}}));
+        assert_eq!(a.record(), r#"{"Switch":{"Power":true}}"#);
+    }
+
+    #[test]
+    fn an_unescaped_quote_in_the_text_is_read_as_text() {
+        let raw = br#"{"esp.alert.str":"Door "front" open"}"#;
+        let a = Alert::parse(crate::event::rule_output("n1", "node/n1/alert", raw, 7)).unwrap();
+        assert_eq!(a.raised, Raised::Text(r#"Door "front" open"#.into()));
     }
 
     #[test]
     fn malformed_alerts_are_refused() {
         for (bad, why) in [
-            (json!({}), "missing"),
+            (json!({}), "neither"),
+            (json!({"node_id": "n1"}), "neither"),
+            (json!({"Switch": 5}), "neither"),
             (json!({"esp.alert.str": " "}), "empty"),
             (json!({"esp.alert.str": 5}), "not text"),
         ] {
-            assert!(alert(bad).unwrap_err().contains(why));
+            let err = alert(bad).unwrap_err();
+            assert!(err.contains(why), "{err}");
         }
         let long = "x".repeat(5000);
         assert_eq!(
-            alert(json!({ "esp.alert.str": long })).unwrap().text.len(),
+            alert(json!({ "esp.alert.str": long }))
+                .unwrap()
+                .record()
+                .len(),
             MAX_TEXT
         );
     }

@@ -67,8 +67,13 @@ pub fn node_message(node_id: &str, suffix: &str, payload: &Value, received_at: i
 /// Lower-case hex SHA-256 of a text, as IoT SQL's `sha256()` gives it: how the mapping rule hands
 /// over a secret, and so how the app's side must digest its own to compare.
 pub fn sha256_hex(text: &str) -> String {
+    sha256_hex_bytes(text.as_bytes())
+}
+
+/// Lower-case hex SHA-256 of bytes.
+pub fn sha256_hex_bytes(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(text.as_bytes())
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -5,6 +5,12 @@
 //! The same function takes the `esp_node_presence` rule: AWS IoT lifecycle events
 //! (`$aws/events/presence/connected/<node_id>`, `.../disconnected/...`), kept as the node's
 //! `connected` flag and `presence_at` (the event's own time, so late events do not win).
+//!
+//! A node's `node_key` is its reported project and chip (`<project>#<chip>`); while it is
+//! connected its `online_key` holds the same, so the nodes table's sparse index
+//! [`crate::online::ONLINE_INDEX`]
+//! (hash `online_key`, range `fw_version`) lists the online nodes of a project and chip that run
+//! another version than a job's: whom `ota-fetch` offers a new job to without waiting for a fetch.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -12,6 +18,7 @@ use lambda_runtime::Error;
 use serde_json::{Map, Value};
 
 use crate::event::RuleEvent;
+use crate::online::node_key;
 use crate::store::{condition_failed, dropped};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,17 +39,28 @@ impl NodeConfig {
             .get("info")
             .and_then(Value::as_object)
             .ok_or("the config has no `info` object")?;
-        if !e.payload.get("devices").is_some_and(Value::is_array) {
-            return Err("the config has no `devices` list".into());
-        }
         let text = |k: &str| info.get(k).and_then(Value::as_str).map(str::to_string);
+        let (fw_version, project, platform) =
+            (text("fw_version"), text("project_name"), text("platform"));
+        let mut config = e.payload;
+        // A node with services only (no devices) leaves `devices` out
+        // (esp_rmaker_node_config.c, `esp_rmaker_report_devices_or_services`): it is `[]`.
+        match config.get("devices") {
+            None | Some(Value::Null) => {
+                config.insert("devices".into(), Value::Array(Vec::new()));
+            }
+            Some(Value::Array(_)) => {}
+            Some(_) => return Err("the config's `devices` is not a list".into()),
+        }
+        // The stored config names its node, as the firmware's own does (the rule checked it).
+        config.insert("node_id".into(), Value::String(e.node_id.clone()));
         Ok(NodeConfig {
-            fw_version: text("fw_version"),
-            project: text("project_name"),
-            platform: text("platform"),
+            fw_version,
+            project,
+            platform,
             node_id: e.node_id,
             received_at: e.received_at,
-            config: e.payload,
+            config,
         })
     }
 }
@@ -91,19 +109,38 @@ async fn presence(db: &Client, table: &str, event: Value) -> Result<Value, Error
         Ok(p) => p,
         Err(why) => return Ok(dropped("presence event", &why)),
     };
-    let update = db
-        .update_item()
-        .table_name(table)
-        .key("node_id", AttributeValue::S(p.node_id.clone()))
-        .update_expression("SET #c = :c, #p = :t")
-        .condition_expression("attribute_not_exists(#p) OR #p < :t")
-        .expression_attribute_names("#c", "connected")
-        .expression_attribute_names("#p", "presence_at")
-        .expression_attribute_values(":c", AttributeValue::Bool(p.connected))
-        .expression_attribute_values(":t", AttributeValue::N(p.at.to_string()))
+    let update = |expression: &str, condition: &str| {
+        db.update_item()
+            .table_name(table)
+            .key("node_id", AttributeValue::S(p.node_id.clone()))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#c", "connected")
+            .expression_attribute_names("#p", "presence_at")
+            .expression_attribute_values(":c", AttributeValue::Bool(p.connected))
+            .expression_attribute_values(":t", AttributeValue::N(p.at.to_string()))
+    };
+    let newer = "(attribute_not_exists(#p) OR #p < :t)";
+    let result = if p.connected {
+        // online: listed under its project and chip, once its config has named them
+        let listed = update(
+            "SET #c = :c, #p = :t, online_key = node_key",
+            &format!("{newer} AND attribute_exists(node_key)"),
+        )
         .send()
         .await;
-    match update {
+        match listed {
+            Err(err) if condition_failed(&err) => {
+                update("SET #c = :c, #p = :t", newer).send().await
+            }
+            other => other,
+        }
+    } else {
+        update("SET #c = :c, #p = :t REMOVE online_key", newer)
+            .send()
+            .await
+    };
+    match result {
         Ok(_) => Ok(serde_json::json!({ "stored": true, "connected": p.connected })),
         Err(err) if condition_failed(&err) => {
             Ok(serde_json::json!({ "stored": false, "reason": "duplicate or older" }))
@@ -135,10 +172,15 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
     update = update
         .expression_attribute_names("#config", "config")
         .expression_attribute_names("#config_at", "config_at");
+    let key = match (&c.project, &c.platform) {
+        (Some(project), Some(platform)) => Some(node_key(project, platform)),
+        _ => None,
+    };
     for (name, placeholder, assignment, value) in [
         ("fw_version", ":v", "#fw_version = :v", &c.fw_version),
         ("project", ":p", "#project = :p", &c.project),
         ("platform", ":f", "#platform = :f", &c.platform),
+        ("node_key", ":k", "#node_key = :k", &key),
     ] {
         if let Some(v) = value {
             update = update
@@ -149,10 +191,35 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
     }
     match update
         .update_expression(format!("SET {}", set.join(", ")))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
         .send()
         .await
     {
-        Ok(_) => Ok(serde_json::json!({ "stored": true })),
+        Ok(out) => {
+            // a connected node whose project or chip changed is listed under the new ones
+            let attributes = out.attributes().cloned().unwrap_or_default();
+            let connected = attributes.get("connected") == Some(&AttributeValue::Bool(true));
+            let listed = attributes.get("online_key").and_then(|v| v.as_s().ok());
+            if let Some(key) = key.filter(|k| connected && listed != Some(k)) {
+                let relist = db
+                    .update_item()
+                    .table_name(table)
+                    .key("node_id", AttributeValue::S(c.node_id.clone()))
+                    .update_expression("SET online_key = :k")
+                    .condition_expression("#c = :yes")
+                    .expression_attribute_names("#c", "connected")
+                    .expression_attribute_values(":k", AttributeValue::S(key))
+                    .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                    .send()
+                    .await;
+                match relist {
+                    Ok(_) => {}
+                    Err(err) if condition_failed(&err) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            Ok(serde_json::json!({ "stored": true }))
+        }
         Err(err) if condition_failed(&err) => {
             tracing::info!(node_id = %c.node_id, "config already stored or older");
             Ok(serde_json::json!({ "stored": false, "reason": "duplicate or older" }))
@@ -238,12 +305,26 @@ mod tests {
     }
 
     #[test]
-    fn configs_without_info_or_devices_are_refused() {
+    fn configs_without_info_or_with_odd_devices_are_refused() {
         let mut no_info = config_payload();
         no_info.as_object_mut().unwrap().remove("info");
         assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &no_info, 1)).is_err());
-        let mut no_devices = config_payload();
-        no_devices["devices"] = json!({});
-        assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &no_devices, 1)).is_err());
+        let mut odd_devices = config_payload();
+        odd_devices["devices"] = json!({});
+        assert!(
+            NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &odd_devices, 1)).is_err()
+        );
+    }
+
+    #[test]
+    fn a_config_without_devices_has_none_and_names_its_node() {
+        let mut services_only = config_payload();
+        let map = services_only.as_object_mut().unwrap();
+        map.remove("devices");
+        map.remove("node_id");
+        let c =
+            NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &services_only, 1)).unwrap();
+        assert_eq!(c.config["devices"], json!([]));
+        assert_eq!(c.config["node_id"], "9C9E6E2A1B2C");
     }
 }

@@ -17,10 +17,20 @@ pub async fn publish(
     suffix: &str,
     payload: &Value,
 ) -> Result<(), Error> {
+    publish_bytes(iot, node_id, suffix, payload.to_string().into_bytes()).await
+}
+
+/// [`publish`] of bytes (`to-node` carries TLV8, not JSON).
+pub async fn publish_bytes(
+    iot: &Client,
+    node_id: &str,
+    suffix: &str,
+    payload: Vec<u8>,
+) -> Result<(), Error> {
     iot.publish()
         .topic(topic(node_id, suffix))
         .qos(1)
-        .payload(Blob::new(payload.to_string()))
+        .payload(Blob::new(payload))
         .send()
         .await
         .map_err(|e| {

@@ -1,21 +1,30 @@
-//! The `esp_ts_ingest` rule: time-series records a node publishes on `node/<id>/tsdata`
-//! (`{"ts_data_version": ..., "ts_data": [{"name", "dt", "records": [{"v", "t"}]}]}`). Each record
-//! is one item keyed by parameter and time, so a repeated delivery writes the same items again and
-//! changes nothing; items expire [`RETENTION_DAYS`] after the message arrived (the rule's time, never
-//! the device's: a node that sends a time far ahead cannot keep its records forever).
+//! The `esp_ts_ingest` and `esp_simple_ts_ingest` rules: time-series records a node publishes.
+//! - `node/<id>/tsdata` (`esp_rmaker_param_report_time_series`): `{"ts_data_version":
+//!   "2021-09-13", "ts_data": [{"name": "<device>.<param>", "type", "dt", "records": [{"t", "v"}]}]}`;
+//!   kept [`RETENTION_DAYS`].
+//! - `node/<id>/simple_tsdata` (`esp_rmaker_simple_ts_data_report_internal`): one value, `{"name",
+//!   "type", "dt", "t", "v", "d"}`, where the optional `d` is the days to keep it (at most
+//!   [`MAX_KEEP_DAYS`]; [`RETENTION_DAYS`] without it).
+//!
+//! Each record is one item keyed by parameter and time, so a repeated delivery writes the same
+//! items again and changes nothing; items expire counted from when the message arrived (the
+//! rule's time, never the device's: a node that sends a time far ahead cannot keep its records
+//! forever).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use lambda_runtime::Error;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::event::RuleEvent;
 use crate::store::{dropped, expires_after};
 
-/// How long records are kept.
+/// How long records are kept when the node does not say.
 pub const RETENTION_DAYS: i64 = 90;
+/// The longest a simple time-series record may ask to be kept (`d`).
+pub const MAX_KEEP_DAYS: i64 = 3650;
 /// Records accepted from one message.
 pub const MAX_RECORDS: usize = 500;
 /// How far before its arrival a record's device time may be (a node keeps records while it is
@@ -34,6 +43,42 @@ pub struct Record {
     /// after the message's arrival.
     pub t: i64,
     pub value: Value,
+    /// Days to keep it, from the message's arrival.
+    pub keep_days: i64,
+}
+
+fn series_name(s: &Map<String, Value>) -> Result<&str, String> {
+    s.get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && n.len() <= 256)
+        .ok_or_else(|| "a series has no name".to_string())
+}
+
+/// A simple time-series message: one record.
+fn simple(p: &Map<String, Value>, clamp: impl Fn(i64) -> i64) -> Result<Record, String> {
+    let name = series_name(p)?;
+    let keep_days = match p.get("d") {
+        None | Some(Value::Null) => RETENTION_DAYS,
+        Some(d) => d
+            .as_i64()
+            .filter(|d| (1..=MAX_KEEP_DAYS).contains(d))
+            .ok_or_else(|| format!("`d` is not a number of days from 1 to {MAX_KEEP_DAYS}: {d}"))?,
+    };
+    Ok(Record {
+        name: name.to_string(),
+        data_type: p.get("dt").and_then(Value::as_str).map(str::to_string),
+        t: clamp(
+            p.get("t")
+                .and_then(Value::as_i64)
+                .filter(|t| *t > 0)
+                .ok_or_else(|| format!("the record of `{name}` has no time"))?,
+        ),
+        value: p
+            .get("v")
+            .cloned()
+            .ok_or_else(|| format!("the record of `{name}` has no value"))?,
+        keep_days,
+    })
 }
 
 /// The node, the arrival time (ms, from the rule) and the records of a message.
@@ -41,6 +86,11 @@ pub fn parse(event: Value) -> Result<(String, i64, Vec<Record>), String> {
     let e = RuleEvent::parse(event)?;
     let arrived = e.received_at / 1000;
     let (earliest, latest) = (arrived - MAX_AGE_SECONDS, arrived + MAX_AHEAD_SECONDS);
+    let clamp = |t: i64| t.clamp(earliest, latest);
+    if e.suffix() == "simple_tsdata" {
+        let record = simple(&e.payload, clamp)?;
+        return Ok((e.node_id, e.received_at, vec![record]));
+    }
     let series = e
         .payload
         .get("ts_data")
@@ -48,11 +98,7 @@ pub fn parse(event: Value) -> Result<(String, i64, Vec<Record>), String> {
         .ok_or("the message has no `ts_data` list")?;
     let mut records = Vec::new();
     for s in series {
-        let name = s
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty() && n.len() <= 256)
-            .ok_or("a series has no name")?;
+        let name = series_name(s.as_object().ok_or("a series is not an object")?)?;
         let data_type = s.get("dt").and_then(Value::as_str).map(str::to_string);
         for r in s
             .get("records")
@@ -63,8 +109,8 @@ pub fn parse(event: Value) -> Result<(String, i64, Vec<Record>), String> {
                 .get("t")
                 .and_then(Value::as_i64)
                 .filter(|t| *t > 0)
-                .ok_or_else(|| format!("a record of `{name}` has no time"))?
-                .clamp(earliest, latest);
+                .map(clamp)
+                .ok_or_else(|| format!("a record of `{name}` has no time"))?;
             let value = r
                 .get("v")
                 .cloned()
@@ -74,6 +120,7 @@ pub fn parse(event: Value) -> Result<(String, i64, Vec<Record>), String> {
                 data_type: data_type.clone(),
                 t,
                 value,
+                keep_days: RETENTION_DAYS,
             });
         }
     }
@@ -119,7 +166,7 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
             ("v".to_string(), AttributeValue::S(r.value.to_string())),
             (
                 "expires_at".to_string(),
-                AttributeValue::N(expires_after(received_at, RETENTION_DAYS).to_string()),
+                AttributeValue::N(expires_after(received_at, r.keep_days).to_string()),
             ),
         ]);
         if let Some(dt) = &r.data_type {
@@ -207,6 +254,42 @@ mod tests {
         );
         assert_eq!(records[2].value, json!(true));
         assert_eq!(records[2].data_type.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_simple_record_keeps_the_days_it_asks_for() {
+        // esp_rmaker_simple_ts_data_report_internal (esp_rmaker_param.c)
+        let simple = |p: Value| {
+            parse(crate::event::node_message(
+                "9C9E6E2A1B2C",
+                "simple_tsdata",
+                &p,
+                ARRIVED_MS,
+            ))
+        };
+        let (_, _, records) = simple(
+            json!({"name": "Sensor.Temp", "type": "esp.param.temperature",
+            "dt": "float", "t": 1_764_000_000, "v": 23.5, "d": 7}),
+        )
+        .unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!((records[0].t, records[0].keep_days), (1_764_000_000, 7));
+        assert_eq!(records[0].value, json!(23.5));
+        let (_, _, default) =
+            simple(json!({"name": "Sensor.Temp", "dt": "float", "t": 1, "v": 1})).unwrap();
+        assert_eq!(default[0].keep_days, RETENTION_DAYS);
+        assert_eq!(default[0].t, ARRIVED_MS / 1000 - MAX_AGE_SECONDS);
+        for (bad, why) in [
+            (json!({"name": "S.T", "t": 1, "v": 1, "d": 0}), "`d`"),
+            (
+                json!({"name": "S.T", "t": 1, "v": 1, "d": MAX_KEEP_DAYS + 1}),
+                "`d`",
+            ),
+            (json!({"name": "S.T", "t": 1}), "no value"),
+            (json!({"t": 1, "v": 1}), "no name"),
+        ] {
+            assert!(simple(bad).unwrap_err().contains(why));
+        }
     }
 
     #[test]
