@@ -119,7 +119,7 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> 
 }
 
 /// Map the user to the node and mark the request confirmed (both idempotent).
-async fn confirm(
+pub(crate) async fn confirm(
     db: &Client,
     t: &Tables,
     request_id: &str,
