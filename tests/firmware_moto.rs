@@ -159,6 +159,13 @@ fn publish_and_check(region: &str, shipped: &str) {
     let published = &applied["firmware"][0];
     assert_eq!(published["uploaded"], true, "{applied}");
     assert_eq!(published["registered"], true);
+    // the stack's ota-fetch was asked to offer the new job to the nodes online now (moto's Lambda
+    // takes the asynchronous invocation by that name; an unknown function would be an error)
+    assert_eq!(
+        (&published["offered_online"], &published["offer_error"]),
+        (&serde_json::json!(true), &serde_json::Value::Null),
+        "{applied}"
+    );
     let sha = published["sha256"].as_str().unwrap().to_string();
     let key = published["key"].as_str().unwrap().to_string();
     assert_eq!(key, format!("firmware/light/1.2.0/{sha}.bin"));
@@ -250,6 +257,10 @@ fn publish_and_check(region: &str, shipped: &str) {
     .json();
     assert_eq!(again["published"][0]["uploaded"], false);
     assert_eq!(again["published"][0]["registered"], false);
+    assert!(
+        again["published"][0].get("offered_online").is_none(),
+        "a job already registered is not offered again"
+    );
     let listed = run(
         Some(&moto),
         &[

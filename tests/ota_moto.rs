@@ -628,15 +628,15 @@ async fn ota_fetch_answers_with_a_working_url_and_keeps_to_the_rollout_limit() {
         topics,
         ["node/n1/otaurl", "node/n1/otaurl", "node/n2/otaurl"]
     );
-    // up to date, a node without a config, malformed: no answer, no retry
+    // up to date, malformed: no answer, no retry; a node without a config yet: retried
     let current = ota_fetch::handle(&ctx, c.fetch("n1", "1.1.0"))
         .await
         .unwrap();
     assert_eq!(current["reason"], "up to date");
     let unknown = ota_fetch::handle(&ctx, c.fetch("n7", "1.0.0"))
         .await
-        .unwrap();
-    assert_eq!(unknown["stored"], false);
+        .unwrap_err();
+    assert!(unknown.to_string().contains("config"), "{unknown}");
     let bad = ota_fetch::handle(&ctx, event("n1", "otafetch", json!({"fw_version": [1]}), 1))
         .await
         .unwrap();
@@ -660,6 +660,8 @@ async fn the_admin_listing_reads_the_jobs_index_without_a_scan() {
     let api = rmdeploy_lambdas::api::Ctx {
         db: c.db.clone(),
         iot: c.iot(),
+        config: c.config.clone(),
+        ota_fetch: None,
         tables: rmdeploy_lambdas::api::ApiTables {
             nodes: "nodes".into(),
             params: "node_params".into(),

@@ -439,6 +439,13 @@ pub fn print_published(published: &[publish::Published]) {
                 .map(|j| format!(", IoT job {j}"))
                 .unwrap_or_default()
         );
+        match (&p.offered_online, &p.offer_error) {
+            (Some(true), _) => println!("  offered to the nodes online now"),
+            (_, Some(why)) => println!(
+                "  not offered to the nodes online now ({why}); they get it when they next ask"
+            ),
+            _ => {}
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use serde_json::{json, Value};
 
 use crate::event::RuleEvent;
 use crate::ota_jobs::{self, chip_name, holds_slot, number, text, Job};
+use crate::registry;
 use crate::store::dropped;
 
 /// How long an `otaurl` stays usable when the job sets no timeout.
@@ -154,6 +155,11 @@ impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
         Ok(v)
     }
 
+    /// Forget the value kept for `key`: the next read is fresh.
+    pub fn forget(&self, key: &K) {
+        self.entries.lock().expect("cache lock").remove(key);
+    }
+
     /// Change the value kept for `key`, if one is kept.
     pub fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
         if let Some((_, v)) = self.entries.lock().expect("cache lock").get_mut(key) {
@@ -186,6 +192,11 @@ impl JobCache {
             .get_or_read(key, now_ms, || ota_jobs::newest(db, table, project, chip))
             .await
     }
+
+    /// Read a project and chip's newest job afresh next time (a job was just resumed).
+    pub fn forget(&self, project: &str, chip: &str) {
+        self.0.forget(&(project.to_string(), chip_name(chip)));
+    }
 }
 
 /// A job's sessions, read at most once per [`SESSIONS_CACHE_MS`] by a function instance; the
@@ -213,6 +224,11 @@ impl SessionCache {
             .await
     }
 
+    /// Read a job's sessions afresh next time (a slot was just freed).
+    pub fn forget(&self, job_id: &str) {
+        self.0.forget(&job_id.to_string());
+    }
+
     /// A session this instance opened: counted until the job's sessions are read again.
     pub fn opened(&self, job_id: &str, session: ota_jobs::Item) {
         self.0
@@ -227,65 +243,15 @@ pub struct Registered {
     pub chip: Option<String>,
 }
 
-/// The IoT control-plane endpoint of a region (`.com.cn` in China), or the configured one.
-pub fn registry_url(endpoint: Option<&str>, region: &str, thing: &str) -> String {
-    let base = match endpoint {
-        Some(e) => e.trim_end_matches('/').to_string(),
-        None if region.starts_with("cn-") => format!("https://iot.{region}.amazonaws.com.cn"),
-        None => format!("https://iot.{region}.amazonaws.com"),
-    };
-    format!("{base}/things/{}", crate::presign::percent_encode(thing))
-}
-
-/// Read a thing's attributes with `DescribeThing` (`GET /things/{thingName}`), signed with SigV4
-/// (service `iot`) over ureq: the function does not link the IoT control-plane SDK. `None` when
-/// there is no such thing.
-pub async fn describe_thing(
+/// Read a node's registration from its thing (`DescribeThing`, see [`crate::registry`]); `None`
+/// when there is no such thing.
+pub async fn registration(
     config: &aws_config::SdkConfig,
-    thing: &str,
+    node: &str,
 ) -> Result<Option<Registered>, Error> {
-    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-    let (region, credentials) = crate::presign::region_and_credentials(config).await?;
-    let url = registry_url(config.endpoint_url(), &region, thing);
-    let identity = credentials.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name("iot")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()?
-        .into();
-    let request = SignableRequest::new("GET", &url, std::iter::empty(), SignableBody::Bytes(&[]))?;
-    let (instructions, _) = sign(request, &params)?.into_parts();
-    let headers: Vec<(String, String)> = instructions
-        .headers()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut req = ureq::get(&url).timeout(Duration::from_secs(5));
-        for (k, v) in &headers {
-            req = req.set(k, v);
-        }
-        match req.call() {
-            Ok(r) => r.into_string().map(Some).map_err(|e| e.to_string()),
-            Err(ureq::Error::Status(404, _)) => Ok(None),
-            Err(ureq::Error::Status(code, r)) => Err(format!(
-                "DescribeThing answered {code}: {}",
-                r.into_string()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
-            )),
-            Err(e) => Err(format!("DescribeThing: {e}")),
-        }
-    })
-    .await??;
-    let Some(body) = answer else {
+    let Some(thing) = registry::describe_thing(config, node).await? else {
         return Ok(None);
     };
-    let thing: Value = serde_json::from_str(&body)?;
     let attribute = |name: &str| {
         thing
             .pointer(&format!("/attributes/{name}"))
@@ -359,15 +325,74 @@ impl Ctx {
     }
 }
 
-fn refused(fetch: &Fetch, why: String) -> Value {
-    json!({ "answered": false, "refused": true, "reason": why, "node_id": fetch.node_id })
+/// What a fetch comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The node has not sent its config yet.
+    NoConfig,
+    /// The registry does not bind the node to what it reports.
+    Refused(String),
+    NoJob(String),
+    UpToDate {
+        job_id: String,
+    },
+    /// Over a rollout limit: no answer now.
+    Wait {
+        job_id: String,
+        why: String,
+    },
+    /// `otaurl` sent.
+    Offered {
+        job_id: String,
+        fw_version: String,
+    },
 }
 
+impl Outcome {
+    pub fn to_json(&self, fetch: &Fetch) -> Value {
+        match self {
+            Outcome::NoConfig => json!({ "answered": false, "reason": NO_CONFIG }),
+            Outcome::Refused(why) => {
+                json!({ "answered": false, "refused": true, "reason": why, "node_id": fetch.node_id })
+            }
+            Outcome::NoJob(why) => json!({ "answered": false, "reason": why }),
+            Outcome::UpToDate { job_id } => {
+                json!({ "answered": false, "reason": "up to date", "ota_job_id": job_id })
+            }
+            Outcome::Wait { job_id, why } => {
+                json!({ "answered": false, "reason": why, "ota_job_id": job_id })
+            }
+            Outcome::Offered { job_id, fw_version } => {
+                json!({ "answered": true, "ota_job_id": job_id, "fw_version": fw_version })
+            }
+        }
+    }
+}
+
+const NO_CONFIG: &str = "the node has not sent its config yet";
+
+/// A node's request (`otafetch`), or `{"offer_job"}` (see [`crate::ota_offer`]).
+///
+/// A fetch that comes before the node's config is stored (the firmware sends both right after
+/// connecting) fails, so that Lambda tries it again a minute later rather than leaving the node
+/// without an answer until its next boot.
 pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
+    if let Some(job_id) = crate::ota_offer::requested_job(&event) {
+        return crate::ota_offer::offer_job(ctx, &job_id).await;
+    }
     let fetch = match Fetch::parse(event) {
         Ok(f) => f,
         Err(why) => return Ok(dropped("OTA fetch", &why)),
     };
+    match answer(ctx, &fetch).await? {
+        Outcome::NoConfig => Err(format!("node {}: {NO_CONFIG}; retried", fetch.node_id).into()),
+        outcome => Ok(outcome.to_json(&fetch)),
+    }
+}
+
+/// Answer a fetch: the registry binding, the newest job, the rollout limits, the session and the
+/// `otaurl`.
+pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
     let node = ctx
         .db
         .get_item()
@@ -376,11 +401,11 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         .send()
         .await?
         .item;
-    let Some(node) = node else {
-        return Ok(dropped("OTA fetch", "the node has not sent its config yet"));
+    let Some(node) = node.filter(|n| n.contains_key("config_at")) else {
+        return Ok(Outcome::NoConfig);
     };
     let (reported_project, reported_chip) = (text(&node, "project"), text(&node, "platform"));
-    let registered = describe_thing(&ctx.config, &fetch.node_id).await?;
+    let registered = registration(&ctx.config, &fetch.node_id).await?;
     let (project, chip) = match bind(registered.as_ref(), &reported_project, &reported_chip) {
         Ok(bound) => bound,
         Err(why) => {
@@ -396,7 +421,7 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
                 registered_chip = r.chip.as_deref().unwrap_or("(none)"),
                 "OTA fetch refused: the node's report and the registry disagree"
             );
-            return Ok(refused(&fetch, why));
+            return Ok(Outcome::Refused(why));
         }
     };
     let now = (ctx.clock)();
@@ -406,12 +431,12 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         .await?
     else {
         tracing::info!(node_id = %fetch.node_id, %project, %chip, "no firmware for this node");
-        return Ok(
-            json!({ "answered": false, "reason": format!("no active job for project `{project}` on `{chip}`") }),
-        );
+        return Ok(Outcome::NoJob(format!(
+            "no active job for project `{project}` on `{chip}`"
+        )));
     };
     if fetch.fw_version.as_deref() == Some(job.fw_version.as_str()) {
-        return Ok(json!({ "answered": false, "reason": "up to date", "ota_job_id": job.job_id }));
+        return Ok(Outcome::UpToDate { job_id: job.job_id });
     }
     // The node's own session first: an open one gets its offer again without reading the others.
     let mine = ota_jobs::session(&ctx.db, &ctx.jobs_table, &job.job_id, &fetch.node_id).await?;
@@ -423,15 +448,14 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
             .sessions(&ctx.db, &ctx.jobs_table, &job.job_id, now)
             .await?
     };
-    match decide(&job, &fetch, mine.as_ref(), &sessions, now) {
-        Decision::UpToDate => {
-            return Ok(
-                json!({ "answered": false, "reason": "up to date", "ota_job_id": job.job_id }),
-            )
-        }
+    match decide(&job, fetch, mine.as_ref(), &sessions, now) {
+        Decision::UpToDate => return Ok(Outcome::UpToDate { job_id: job.job_id }),
         Decision::Wait(why) => {
             tracing::info!(node_id = %fetch.node_id, job = %job.job_id, reason = %why, "rollout limit reached");
-            return Ok(json!({ "answered": false, "reason": why, "ota_job_id": job.job_id }));
+            return Ok(Outcome::Wait {
+                job_id: job.job_id,
+                why,
+            });
         }
         Decision::Offer { new_session } => {
             if new_session {
@@ -475,14 +499,17 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
         SystemTime::now(),
     )
     .await?;
-    let answer = json!({
+    let offer = json!({
         "ota_job_id": job.job_id,
         "url": url,
         "fw_version": job.fw_version,
         "file_size": job.file_size,
     });
-    crate::publish::publish(&ctx.iot, &fetch.node_id, "otaurl", &answer).await?;
-    Ok(json!({ "answered": true, "ota_job_id": job.job_id, "fw_version": job.fw_version }))
+    crate::publish::publish(&ctx.iot, &fetch.node_id, "otaurl", &offer).await?;
+    Ok(Outcome::Offered {
+        job_id: job.job_id,
+        fw_version: job.fw_version,
+    })
 }
 
 #[cfg(test)]
@@ -582,22 +609,6 @@ mod tests {
                 "{registered:?} {project} {chip}"
             );
         }
-    }
-
-    #[test]
-    fn the_registry_is_reached_in_the_partition_or_at_the_configured_endpoint() {
-        assert_eq!(
-            registry_url(None, "eu-west-1", "9C9E6E2A1B2C"),
-            "https://iot.eu-west-1.amazonaws.com/things/9C9E6E2A1B2C"
-        );
-        assert_eq!(
-            registry_url(None, "cn-north-1", "a:b"),
-            "https://iot.cn-north-1.amazonaws.com.cn/things/a%3Ab"
-        );
-        assert_eq!(
-            registry_url(Some("http://127.0.0.1:5000/"), "us-east-1", "n1"),
-            "http://127.0.0.1:5000/things/n1"
-        );
     }
 
     #[test]

@@ -51,13 +51,7 @@ pub fn number(item: &Item, k: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Chip names compare without case and dashes: `ESP32-C3` is `esp32c3`.
-pub fn chip_name(chip: &str) -> String {
-    chip.chars()
-        .filter(|c| *c != '-' && *c != '_')
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use crate::online::chip_name;
 
 impl Job {
     pub fn from_item(item: &Item) -> Job {
@@ -199,6 +193,26 @@ pub async fn session(
         .send()
         .await?
         .item)
+}
+
+/// The event that asks `ota-fetch` to offer a job to the online nodes it is for (`ota_offer`).
+pub fn offer_request(job_id: &str) -> serde_json::Value {
+    serde_json::json!({ "offer_job": job_id })
+}
+
+/// One job, read consistently (`None` when there is no such job).
+pub async fn job(db: &Client, table: &str, job_id: &str) -> Result<Option<Job>, Error> {
+    Ok(db
+        .get_item()
+        .table_name(table)
+        .key("job_id", AttributeValue::S(job_id.into()))
+        .key("sk", AttributeValue::S("job".into()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .as_ref()
+        .map(Job::from_item))
 }
 
 /// The node sessions of a job.

@@ -148,6 +148,40 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
     }
 }
 
+/// What the function needs to also free slots for waiting nodes.
+pub struct Ctx {
+    pub db: Client,
+    pub table: String,
+    pub config: aws_config::SdkConfig,
+    /// The `ota-fetch` function (`FUNCTION_OTA_FETCH`).
+    pub ota_fetch: Option<String>,
+}
+
+/// [`handle`], and when the status ended a session (its slot is free), ask `ota-fetch` to offer
+/// the job to an online node that waits (see `ota_offer`). A failed request is logged:
+/// the waiting nodes still get the job when they next ask.
+pub async fn handle_and_free(ctx: &Ctx, event: Value) -> Result<Value, Error> {
+    let ended = OtaStatus::parse(event.clone())
+        .ok()
+        .filter(OtaStatus::ends_session)
+        .map(|s| s.job_id);
+    let mut out = handle(&ctx.db, &ctx.table, event).await?;
+    if let (Some(job), Some(function)) = (ended, &ctx.ota_fetch) {
+        if out == serde_json::json!({ "stored": true }) {
+            let request = crate::ota_jobs::offer_request(&job);
+            let asked = match crate::sigv4::invoke_async(&ctx.config, function, &request).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(job = %job, error = %e, "could not ask ota-fetch to offer the freed slot");
+                    false
+                }
+            };
+            out["offered_online"] = serde_json::json!(asked);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,13 @@
 //! The user REST API (API Gateway proxy integration), following the ESP RainMaker v1 paths and
 //! payloads so that existing clients work by changing only the base URL: `user/nodes`, `user/nodes/status`, `user/nodes/config`,
-//! `user/nodes/params` (GET; PUT publishes `params/remote`), `user/nodes/mapping`, and
+//! `user/nodes/params` (GET; PUT publishes `params/remote`), `user/nodes/mapping`, the
+//! challenge-response mapping (`user/nodes/mapping/initiate` and `verify`), and
 //! `admin/otajobs`. Sign-up and login (`user2`, `login2`) are the `auth` function's.
 //!
 //! The caller is who the authorizer says: the OAuth2 authorizer's `principalId`, or the Cognito
 //! authorizer's `sub` claim. Errors are `{"status": "failure", "description", "error_code"}`.
 
+mod challenge;
 mod nodes;
 mod ota;
 
@@ -19,7 +21,12 @@ use crate::mapping::Tables;
 pub struct Ctx {
     pub db: aws_sdk_dynamodb::Client,
     pub iot: aws_sdk_iotdataplane::Client,
+    /// Region, credentials and endpoint, to sign registry reads (a node's certificate).
+    pub config: aws_config::SdkConfig,
     pub tables: ApiTables,
+    /// The `ota-fetch` function, asked to offer a resumed job to online nodes
+    /// (`FUNCTION_OTA_FETCH`).
+    pub ota_fetch: Option<String>,
 }
 
 pub struct ApiTables {
@@ -50,6 +57,8 @@ async fn route(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
         ("PUT", "user/nodes/params") => nodes::set_params(ctx, req).await,
         ("PUT", "user/nodes/mapping") => nodes::mapping(ctx, req).await,
         ("GET", "user/nodes/mapping") => nodes::mapping_status(ctx, req).await,
+        ("POST", "user/nodes/mapping/initiate") => challenge::initiate(ctx, req).await,
+        ("POST", "user/nodes/mapping/verify") => challenge::verify(ctx, req).await,
         ("GET", "admin/otajobs") => ota::list(ctx, req).await,
         ("POST", "admin/otajobs") => ota::change(ctx, req).await,
         (method, route) => Err(Answer::failure(

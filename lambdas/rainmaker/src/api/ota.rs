@@ -1,6 +1,7 @@
 //! `admin/otajobs`: the OTA jobs `rmdeploy firmware publish` registered, with each job's
 //! progress (GET), and stopping or resuming a rollout (POST `{"ota_job_id", "operation":
-//! "abort" | "resume"}`). Only for users in the `admin` group.
+//! "abort" | "resume"}`; a resumed job is offered to the online nodes at once, see
+//! `ota_offer`). Only for users in the `admin` group.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
@@ -71,9 +72,25 @@ pub async fn change(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
         .send()
         .await;
     match updated {
-        Ok(_) => Ok(Answer::ok(
-            json!({"status": "success", "ota_job_id": job, "state": state}),
-        )),
+        Ok(_) => {
+            // a resumed job goes to the nodes online now, not only to those that boot later
+            let offered = match (&ctx.ota_fetch, state) {
+                (Some(function), "active") => {
+                    let request = crate::ota_jobs::offer_request(job);
+                    match crate::sigv4::invoke_async(&ctx.config, function, &request).await {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::warn!(job, error = %e, "could not ask ota-fetch to offer the job");
+                            false
+                        }
+                    }
+                }
+                _ => false,
+            };
+            Ok(Answer::ok(
+                json!({"status": "success", "ota_job_id": job, "state": state, "offered_online": offered}),
+            ))
+        }
         Err(e) if crate::store::condition_failed(&e) => Err(Answer::failure(
             404,
             code::NOT_FOUND,

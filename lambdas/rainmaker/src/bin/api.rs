@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
     let ctx = Arc::new(Ctx {
         db: aws_sdk_dynamodb::Client::new(&config),
         iot: runtime::iot_data(&config)?,
+        config: config.clone(),
         tables: ApiTables {
             nodes: runtime::table("TABLE_NODES")?,
             params: runtime::table("TABLE_NODE_PARAMS")?,
@@ -22,6 +23,7 @@ async fn main() -> Result<(), Error> {
                 user_nodes: runtime::table("TABLE_USER_NODES")?,
             },
         },
+        ota_fetch: runtime::optional("FUNCTION_OTA_FETCH"),
     });
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let ctx = ctx.clone();
