@@ -70,7 +70,9 @@ pub const TABLES: &[TableSpec] = &[
         hash_key: "node_id",
         range_key: None,
         ttl_attribute: None,
-        index: None,
+        // sparse: only connected nodes have an `online_key` (their project and chip), so the index
+        // holds the nodes an OTA job can be offered to at once
+        index: Some(("online", "online_key", "fw_version")),
     },
     TableSpec {
         key: TableKey::NodeParams,
@@ -217,6 +219,12 @@ pub struct FunctionSpec {
     pub reads_firmware: bool,
     /// Reads the IoT registry (`iot:DescribeThing`): the project and chip a node is bound to.
     pub reads_registry: bool,
+    /// Reads the certificates attached to nodes' things (`iot:ListThingPrincipals`,
+    /// `iot:DescribeCertificate`): their keys sign the nodes' answers to mapping challenges.
+    pub reads_certificates: bool,
+    /// Functions it invokes asynchronously (`lambda:InvokeFunction`), named to it in
+    /// `FUNCTION_<NAME>` (`FUNCTION_OTA_FETCH`).
+    pub invokes: &'static [FunctionKey],
     /// The crate folder under `lambdas/` and the binary that runs the function.
     pub code: (&'static str, &'static str),
 }
@@ -249,6 +257,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "node-config"),
     },
     FunctionSpec {
@@ -259,10 +269,12 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         trigger: Trigger::IotRule,
         description:
             "Stores reported and initial parameter values (esp_set_params, esp_init_params)",
-        tables: &[(TableKey::NodeParams, &[PutItem, UpdateItem])],
+        tables: &[(TableKey::NodeParams, &[GetItem, PutItem])],
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "params"),
     },
     FunctionSpec {
@@ -279,6 +291,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "node-alert"),
     },
     FunctionSpec {
@@ -295,6 +309,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "user-mapping"),
     },
     FunctionSpec {
@@ -306,11 +322,13 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         description: "Answers OTA fetch requests with a presigned firmware URL (esp_node_otafetch)",
         tables: &[
             (TableKey::OtaJobs, &[GetItem, BatchGetItem, Query, PutItem]),
-            (TableKey::Nodes, &[GetItem]),
+            (TableKey::Nodes, &[GetItem, Query]),
         ],
         publishes: &["otaurl"],
         reads_firmware: true,
         reads_registry: true,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "ota-fetch"),
     },
     FunctionSpec {
@@ -327,6 +345,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[FunctionKey::OtaFetch],
         code: ("rainmaker", "ota-status"),
     },
     FunctionSpec {
@@ -340,6 +360,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "ts-ingest"),
     },
     FunctionSpec {
@@ -348,11 +370,14 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         prefix: "CmdResp",
         feature: CORE,
         trigger: Trigger::IotRule,
-        description: "Stores command responses from nodes (esp_cmd_resp)",
-        tables: &[(TableKey::NodeParams, &[PutItem])],
-        publishes: &[],
+        description:
+            "Stores command responses from nodes and sends their pending commands (esp_cmd_resp)",
+        tables: &[(TableKey::NodeParams, &[Query, PutItem, UpdateItem])],
+        publishes: &["to-node"],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "cmd-resp"),
     },
     FunctionSpec {
@@ -372,6 +397,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &["params/remote"],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: true,
+        invokes: &[FunctionKey::OtaFetch],
         code: ("rainmaker", "api"),
     },
     FunctionSpec {
@@ -385,6 +412,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "auth"),
     },
     FunctionSpec {
@@ -398,6 +427,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: ("rainmaker", "authorizer"),
     },
     FunctionSpec {
@@ -411,6 +442,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -424,6 +457,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -437,6 +472,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: PENDING,
     },
     FunctionSpec {
@@ -450,6 +487,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         publishes: &[],
         reads_firmware: false,
         reads_registry: false,
+        reads_certificates: false,
+        invokes: &[],
         code: PENDING,
     },
 ];
@@ -479,6 +518,8 @@ pub struct RuleSpec {
     pub function: FunctionKey,
     pub logical_id: &'static str,
     pub kind: RuleKind,
+    /// A `WHERE` condition, when the topic filter takes more than the rule's messages.
+    pub condition: Option<&'static str>,
 }
 
 impl RuleSpec {
@@ -489,7 +530,7 @@ impl RuleSpec {
         let trusted = |node: u8| {
             format!("topic({node}) AS node_id, topic() AS topic, timestamp() AS received_at")
         };
-        match self.kind {
+        let select = match self.kind {
             RuleKind::Json | RuleKind::Binary => format!(
                 "SELECT encode(*, 'base64') AS payload, {} FROM 'node/+/{}'",
                 trusted(2),
@@ -505,11 +546,21 @@ impl RuleSpec {
                 trusted(2),
                 self.suffix
             ),
+        };
+        match self.condition {
+            Some(condition) => format!("{select} WHERE {condition}"),
+            None => select,
         }
     }
 
     pub fn published_by_nodes(&self) -> bool {
         self.kind != RuleKind::Presence
+    }
+
+    /// Whether nodes may also reach the rule by basic ingest (`$aws/rules/<name>/node/<id>/...`):
+    /// every rule of theirs whose topic has no wildcard.
+    pub fn basic_ingest(&self) -> bool {
+        self.published_by_nodes() && !self.suffix.contains('+')
     }
 }
 
@@ -520,6 +571,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::NodeConfig,
         logical_id: "NodeConfigRule",
         kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_set_params",
@@ -527,6 +579,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::Params,
         logical_id: "SetParamsRule",
         kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_init_params",
@@ -534,6 +587,17 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::Params,
         logical_id: "InitParamsRule",
         kind: RuleKind::Json,
+        condition: None,
+    },
+    RuleSpec {
+        // Reports of a node in a group (`esp_rmaker_report_param_internal` with an active group
+        // id), and its last will then: `node/<id>/params/local/<group_id>`, never basic ingest.
+        name: "esp_group_params",
+        suffix: "params/local/+",
+        function: FunctionKey::Params,
+        logical_id: "GroupParamsRule",
+        kind: RuleKind::Json,
+        condition: Some("topic(5) <> 'init'"),
     },
     RuleSpec {
         name: "esp_node_alert",
@@ -541,6 +605,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::NodeAlert,
         logical_id: "NodeAlertRule",
         kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_user_node_mapping",
@@ -548,6 +613,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::UserMapping,
         logical_id: "UserNodeMappingRule",
         kind: RuleKind::Mapping,
+        condition: None,
     },
     RuleSpec {
         name: "esp_node_otafetch",
@@ -555,6 +621,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::OtaFetch,
         logical_id: "OtaFetchRule",
         kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_node_otastatus",
@@ -562,6 +629,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::OtaStatus,
         logical_id: "OtaStatusRule",
         kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_ts_ingest",
@@ -569,6 +637,16 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::TsIngest,
         logical_id: "TsIngestRule",
         kind: RuleKind::Json,
+        condition: None,
+    },
+    RuleSpec {
+        // `esp_rmaker_simple_ts_data_report_internal`: one value, `d` days to keep it.
+        name: "esp_simple_ts_ingest",
+        suffix: "simple_tsdata",
+        function: FunctionKey::TsIngest,
+        logical_id: "SimpleTsIngestRule",
+        kind: RuleKind::Json,
+        condition: None,
     },
     RuleSpec {
         name: "esp_cmd_resp",
@@ -576,6 +654,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::CmdResp,
         logical_id: "CmdRespRule",
         kind: RuleKind::Binary,
+        condition: None,
     },
     RuleSpec {
         name: "esp_node_presence",
@@ -583,6 +662,7 @@ pub const RULES: &[RuleSpec] = &[
         function: FunctionKey::NodeConfig,
         logical_id: "NodePresenceRule",
         kind: RuleKind::Presence,
+        condition: None,
     },
 ];
 
@@ -652,6 +732,20 @@ pub const ROUTES: &[RouteSpec] = &[
     route("user/nodes/params", "PUT", FunctionKey::Api, true, CORE),
     route("user/nodes/mapping", "GET", FunctionKey::Api, true, CORE),
     route("user/nodes/mapping", "PUT", FunctionKey::Api, true, CORE),
+    route(
+        "user/nodes/mapping/initiate",
+        "POST",
+        FunctionKey::Api,
+        true,
+        CORE,
+    ),
+    route(
+        "user/nodes/mapping/verify",
+        "POST",
+        FunctionKey::Api,
+        true,
+        CORE,
+    ),
     route("admin/otajobs", "GET", FunctionKey::Api, true, CORE),
     route("admin/otajobs", "POST", FunctionKey::Api, true, CORE),
     route(

@@ -93,6 +93,9 @@ pub struct FunctionModel {
     pub publishes: Vec<&'static str>,
     pub reads_firmware: bool,
     pub reads_registry: bool,
+    pub reads_certificates: bool,
+    /// Logical id prefixes of the functions it invokes.
+    pub invokes: Vec<&'static str>,
     pub publishes_push: bool,
     pub sends_webhooks: bool,
     pub consumes_webhooks: bool,
@@ -116,8 +119,8 @@ pub struct RuleModel {
     pub suffix: &'static str,
     pub sql: String,
     pub description: String,
-    /// Nodes publish to it (directly or by basic ingest): the node policy allows them.
-    pub from_nodes: bool,
+    /// Nodes may publish to it by basic ingest: the node policy names its topic.
+    pub basic_ingest: bool,
     pub logical_id: &'static str,
     pub function_prefix: &'static str,
 }
@@ -195,16 +198,18 @@ pub fn build(r: &Resolved) -> StackModel {
             name: rule.name,
             suffix: rule.suffix,
             sql: rule.sql(),
-            description: if rule.published_by_nodes() {
+            description: if rule.basic_ingest() {
                 format!(
                     "node/<node_id>/{0} (also basic ingest: $aws/rules/{1}/node/<node_id>/{0})",
                     rule.suffix, rule.name
                 )
+            } else if rule.published_by_nodes() {
+                format!("node/<node_id>/{}", rule.suffix.replace('+', "<group_id>"))
             } else {
                 "AWS IoT presence events of the nodes ($aws/events/presence/<event>/<node_id>)"
                     .into()
             },
-            from_nodes: rule.published_by_nodes(),
+            basic_ingest: rule.basic_ingest(),
             logical_id: rule.logical_id,
             function_prefix: catalog::function(rule.function).prefix,
         })
@@ -286,6 +291,13 @@ fn function_model(
             json!({"Ref": "IotDataEndpoint"}),
         ));
     }
+    for k in f.invokes {
+        let target = catalog::function(*k);
+        env.push(reference(
+            &format!("FUNCTION_{}", target.name.replace('-', "_").to_uppercase()),
+            json!({"Ref": format!("{}Function", target.prefix)}),
+        ));
+    }
     if f.reads_firmware {
         env.push(reference(
             "FIRMWARE_BUCKET",
@@ -359,6 +371,12 @@ fn function_model(
         publishes: f.publishes.to_vec(),
         reads_firmware: f.reads_firmware,
         reads_registry: f.reads_registry,
+        reads_certificates: f.reads_certificates,
+        invokes: f
+            .invokes
+            .iter()
+            .map(|k| catalog::function(*k).prefix)
+            .collect(),
         publishes_push,
         sends_webhooks,
         consumes_webhooks: f.key == FunctionKey::WebhookDispatch,

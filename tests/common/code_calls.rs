@@ -38,12 +38,18 @@ const DYNAMODB: &[(&str, &str)] = &[
 ];
 
 /// Calls whose IAM action is named by the code's own words: (text in the code, action).
-/// Cognito's sign-up and login operations are unauthenticated and need no permission.
+/// Cognito's sign-up and login operations are unauthenticated and need no permission. The IoT
+/// registry is read through `registry.rs`'s helpers, named where they are called
+/// (`registry::describe_thing(`), so that a function reaching the module for one of them is not
+/// taken to call the others.
 const OTHERS: &[(&str, &str)] = &[
     ("sns.publish()", "sns:Publish"),
     ("sqs.send_message()", "sqs:SendMessage"),
     ("presign::get_url(", "s3:GetObject"),
-    ("/things/", "iot:DescribeThing"),
+    ("registry::describe_thing(", "iot:DescribeThing"),
+    ("registry::certificate_of_thing(", "iot:ListThingPrincipals"),
+    ("registry::certificate_of_thing(", "iot:DescribeCertificate"),
+    ("sigv4::invoke_async(", "lambda:InvokeFunction"),
     (".admin_create_user()", "cognito-idp:AdminCreateUser"),
     (".admin_delete_user()", "cognito-idp:AdminDeleteUser"),
     (".admin_get_user()", "cognito-idp:AdminGetUser"),
@@ -291,8 +297,17 @@ pub fn calls(src: &Path, bin: &str) -> BTreeSet<Call> {
             }
         }
         let mut rest = text.as_str();
-        while let Some(i) = rest.find("publish::publish(") {
-            rest = &rest[i + "publish::publish(".len()..];
+        // `publish::publish(` and `publish::publish_bytes(`
+        while let Some(i) = rest.find("publish::publish") {
+            rest = &rest[i + "publish::publish".len()..];
+            let Some(open) = rest.find('(').filter(|o| {
+                rest[..*o]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }) else {
+                continue;
+            };
+            rest = &rest[open + 1..];
             let args = &rest[..rest.find(')').unwrap_or(rest.len())];
             let topic = args.split('"').nth(1).unwrap_or_else(|| {
                 panic!("{}: a publish without a literal topic suffix", f.display())

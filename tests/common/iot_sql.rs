@@ -1,7 +1,8 @@
 //! The part of AWS IoT SQL (version 2016-03-23) the stack's topic rules use, run on a message as
 //! AWS IoT runs it: what a rule hands its function. Anything outside this part (a bare `*`
-//! beside other fields, a `WHERE`, another function) is refused, so a rule that starts mixing the
-//! payload with the fields AWS IoT vouches for cannot pass unnoticed.
+//! beside other fields, a `WHERE` other than `topic(n) <> '<text>'`, another function) is
+//! refused, so a rule that starts mixing the payload with the fields AWS IoT vouches for cannot
+//! pass unnoticed.
 //!
 //! Functions, from the AWS IoT SQL reference: `encode(*, 'base64')` is the whole payload, JSON or
 //! not, base64-encoded; `topic()` the whole topic and `topic(n)` its n-th level (from 1);
@@ -36,23 +37,60 @@ fn items(select: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The topic filter of a rule's SQL, and whether `topic` matches it.
-pub fn matches(sql: &str, topic: &str) -> bool {
-    let filter = sql.rsplit_once(" FROM '").unwrap().1.trim_end_matches('\'');
-    let (f, t): (Vec<&str>, Vec<&str>) = (filter.split('/').collect(), topic.split('/').collect());
-    f.len() == t.len() && f.iter().zip(&t).all(|(a, b)| *a == "+" || a == b)
+/// The topic filter and the `WHERE` condition of a rule's SQL.
+fn from_where(sql: &str) -> (&str, Option<&str>) {
+    let rest = sql
+        .rsplit_once(" FROM '")
+        .expect("... FROM '<topic filter>'")
+        .1;
+    let (filter, condition) = rest.split_once('\'').expect("a quoted topic filter");
+    let condition = condition.trim();
+    match condition.strip_prefix("WHERE ") {
+        Some(c) => (filter, Some(c)),
+        None => {
+            assert!(
+                condition.is_empty(),
+                "`{condition}` after the topic filter: {sql}"
+            );
+            (filter, None)
+        }
+    }
 }
 
-/// What the rule hands its action for `payload` published on `topic` at `now_ms`.
+/// Whether the rule takes a message on `topic`: its topic filter matches and its condition holds.
+pub fn matches(sql: &str, topic: &str) -> bool {
+    let (filter, condition) = from_where(sql);
+    let (f, t): (Vec<&str>, Vec<&str>) = (filter.split('/').collect(), topic.split('/').collect());
+    f.len() == t.len()
+        && f.iter().zip(&t).all(|(a, b)| *a == "+" || a == b)
+        && condition.is_none_or(|c| holds(c, &t, sql))
+}
+
+/// `topic(n) <> '<text>'`, the one condition the rules use.
+fn holds(condition: &str, levels: &[&str], sql: &str) -> bool {
+    let (left, right) = condition
+        .split_once(" <> ")
+        .unwrap_or_else(|| panic!("`{condition}` is outside the emulated part: {sql}"));
+    let n: usize = left
+        .strip_prefix("topic(")
+        .and_then(|l| l.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("`{left}` is outside the emulated part: {sql}"));
+    let text = right
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("`{right}` is not a quoted text: {sql}"));
+    levels.get(n - 1).is_some_and(|l| *l != text)
+}
+
+/// What the rule hands its action for `payload` published on `topic` at `now_ms` (the caller
+/// checks [`matches`] first).
 pub fn run(sql: &str, topic: &str, payload: &[u8], now_ms: i64) -> Value {
     let rest = sql.strip_prefix("SELECT ").expect("SELECT ...");
     let (select, _) = rest
         .rsplit_once(" FROM '")
         .expect("... FROM '<topic filter>'");
-    assert!(
-        !sql.contains(" WHERE "),
-        "WHERE is outside the emulated part: {sql}"
-    );
+    from_where(sql);
     let json: Option<Map<String, Value>> = serde_json::from_slice(payload).ok();
     let field = |name: &str| json.as_ref().and_then(|m| m.get(name)).cloned();
     let levels: Vec<&str> = topic.split('/').collect();

@@ -4,10 +4,12 @@
 pub mod building;
 pub mod code_calls;
 pub mod faults;
+pub mod firmware;
 pub mod iot_sql;
 pub mod moto;
 pub mod proxy;
 pub mod runtime_api;
+pub mod stack_cloud;
 pub mod tables;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! A loopback HTTP proxy in front of moto_server that records every request (method, path,
 //! body) and passes it on unchanged: what a handler sent where moto keeps no readable trace
-//! (IoT data-plane publishes).
+//! (IoT data-plane publishes). It can also stand in for Lambda's `Invoke` API: an asynchronous
+//! invocation is recorded and answered 202, for the test to deliver to the function.
 
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -19,6 +20,9 @@ pub struct Proxy {
     pub url: String,
     recorded: Arc<Mutex<Vec<Recorded>>>,
 }
+
+/// The path of Lambda's `Invoke`.
+const INVOKE: &str = "/2015-03-31/functions/";
 
 impl Proxy {
     /// Listen on a free loopback port and pass requests on to `upstream` (`http://host:port`).
@@ -43,8 +47,32 @@ impl Proxy {
         self.recorded.lock().unwrap().clone()
     }
 
+    /// (function name, event) of every Lambda invocation so far, answered 202 by the proxy.
+    pub fn invocations(&self) -> Vec<(String, serde_json::Value)> {
+        self.recorded()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.starts_with(INVOKE))
+            .map(|r| {
+                let name = r.path[INVOKE.len()..]
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                (name, serde_json::from_slice(&r.body).unwrap())
+            })
+            .collect()
+    }
+
     /// (topic, JSON payload) of every IoT data-plane publish that went through.
     pub fn published(&self) -> Vec<(String, serde_json::Value)> {
+        self.published_bytes()
+            .into_iter()
+            .map(|(topic, body)| (topic, serde_json::from_slice(&body).unwrap()))
+            .collect()
+    }
+
+    /// (topic, payload bytes) of every IoT data-plane publish that went through.
+    pub fn published_bytes(&self) -> Vec<(String, Vec<u8>)> {
         self.recorded()
             .into_iter()
             .filter(|r| r.method == "POST" && r.path.starts_with("/topics/"))
@@ -54,7 +82,7 @@ impl Proxy {
                     .next()
                     .unwrap()
                     .replace("%2F", "/");
-                (topic, serde_json::from_slice(&r.body).unwrap())
+                (topic, r.body)
             })
             .collect()
     }
@@ -65,11 +93,19 @@ fn serve(stream: TcpStream, upstream: &str, log: &Mutex<Vec<Recorded>>) -> std::
     let mut client = stream.try_clone()?;
     let req = read_request(&mut BufReader::new(stream))?;
     let mut parts = req.line.split_whitespace();
-    log.lock().unwrap().push(Recorded {
+    let recorded = Recorded {
         method: parts.next().unwrap_or("").to_string(),
         path: parts.next().unwrap_or("").to_string(),
         body: req.body.clone(),
-    });
-    client.write_all(&forward(&req, upstream)?)?;
+    };
+    let invoke = recorded.method == "POST" && recorded.path.starts_with(INVOKE);
+    log.lock().unwrap().push(recorded);
+    if invoke {
+        client.write_all(
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?;
+    } else {
+        client.write_all(&forward(&req, upstream)?)?;
+    }
     client.shutdown(std::net::Shutdown::Both)
 }
