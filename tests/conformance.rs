@@ -57,6 +57,46 @@ fn table(c: &StackCloud, name: &str) -> Vec<common::tables::Item> {
     c.rt.block_on(items(&c.db, name))
 }
 
+/// A node's thing in the registry, bound to the `switch` project on esp32c3.
+async fn register(c: &StackCloud, node: &str) {
+    aws_sdk_iot::Client::new(&c.config)
+        .create_thing()
+        .thing_name(node)
+        .attribute_payload(
+            aws_sdk_iot::types::AttributePayload::builder()
+                .attributes("project_name", "switch")
+                .attributes("chip", "esp32c3")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An active job for `switch` 1.1.0 on esp32c3, as `rmdeploy firmware publish` registers it.
+async fn put_job(c: &StackCloud, job_id: &str, max_parallel: i64) {
+    c.db.put_item()
+        .table_name("ota_jobs")
+        .item("job_id", AttributeValue::S(job_id.into()))
+        .item("sk", AttributeValue::S("job".into()))
+        .item("project", AttributeValue::S("switch".into()))
+        .item("chip", AttributeValue::S("ESP32-C3".into()))
+        .item("fw_version", AttributeValue::S("1.1.0".into()))
+        .item(
+            "key",
+            AttributeValue::S("firmware/switch/1.1.0/image.bin".into()),
+        )
+        .item("file_size", AttributeValue::N("9".into()))
+        .item("created_at", AttributeValue::N("1".into()))
+        .item("state", AttributeValue::S("active".into()))
+        .item("max_parallel", AttributeValue::N(max_parallel.to_string()))
+        .item("max_per_minute", AttributeValue::N("0".into()))
+        .item("timeout_s", AttributeValue::N("600".into()))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[test]
 fn params_merge_from_init_through_changes_and_the_last_will_and_getparams_shows_them() {
     let c = cloud();
@@ -323,18 +363,7 @@ fn time_series_commands_and_ota_work_as_the_firmware_expects() {
     let job_id = format!("{}-1_1_0-0123456789ab", &"switch-".repeat(7)[..44]);
     assert_eq!(job_id.len(), rmdeploy::firmware::publish::MAX_JOB_ID);
     c.rt.block_on(async {
-        aws_sdk_iot::Client::new(&c.config)
-            .create_thing()
-            .thing_name(NODE)
-            .attribute_payload(
-                aws_sdk_iot::types::AttributePayload::builder()
-                    .attributes("project_name", "switch")
-                    .attributes("chip", "esp32c3")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        register(&c, NODE).await;
         let s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&c.config)
                 .force_path_style(true)
@@ -347,26 +376,7 @@ fn time_series_commands_and_ota_work_as_the_firmware_expects() {
             .send()
             .await
             .unwrap();
-        c.db.put_item()
-            .table_name("ota_jobs")
-            .item("job_id", AttributeValue::S(job_id.clone()))
-            .item("sk", AttributeValue::S("job".into()))
-            .item("project", AttributeValue::S("switch".into()))
-            .item("chip", AttributeValue::S("esp32c3".into()))
-            .item("fw_version", AttributeValue::S("1.1.0".into()))
-            .item(
-                "key",
-                AttributeValue::S("firmware/switch/1.1.0/image.bin".into()),
-            )
-            .item("file_size", AttributeValue::N("9".into()))
-            .item("created_at", AttributeValue::N("1".into()))
-            .item("state", AttributeValue::S("active".into()))
-            .item("max_parallel", AttributeValue::N("0".into()))
-            .item("max_per_minute", AttributeValue::N("0".into()))
-            .item("timeout_s", AttributeValue::N("600".into()))
-            .send()
-            .await
-            .unwrap();
+        put_job(&c, &job_id, 0).await;
     });
     send(&c, &firmware::config(NODE, "switch", "esp32c3", "1.0"), now);
     let (rule, out) = send(&c, &firmware::otafetch(NODE, "1.0"), now + 4_000);
@@ -493,19 +503,8 @@ fn online_nodes_get_a_new_job_without_rebooting_as_slots_free() {
     );
 
     c.rt.block_on(async {
-        let iot = aws_sdk_iot::Client::new(&c.config);
         for node in ["NODE-A", "NODE-B", "NODE-C"] {
-            iot.create_thing()
-                .thing_name(node)
-                .attribute_payload(
-                    aws_sdk_iot::types::AttributePayload::builder()
-                        .attributes("project_name", "switch")
-                        .attributes("chip", "esp32c3")
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
+            register(&c, node).await;
         }
     });
     // A and B are online on 1.0, C is offline, D is online but already runs 1.1
@@ -523,30 +522,7 @@ fn online_nodes_get_a_new_job_without_rebooting_as_slots_free() {
     }
     // `rmdeploy firmware publish` registers the job, one node at a time, and asks ota-fetch to
     // offer it (tests/firmware_moto.rs checks that request)
-    c.rt.block_on(
-        c.db.put_item()
-            .table_name("ota_jobs")
-            .item(
-                "job_id",
-                AttributeValue::S("switch-1_1_0-0123456789ab".into()),
-            )
-            .item("sk", AttributeValue::S("job".into()))
-            .item("project", AttributeValue::S("switch".into()))
-            .item("chip", AttributeValue::S("ESP32-C3".into()))
-            .item("fw_version", AttributeValue::S("1.1.0".into()))
-            .item(
-                "key",
-                AttributeValue::S("firmware/switch/1.1.0/image.bin".into()),
-            )
-            .item("file_size", AttributeValue::N("9".into()))
-            .item("created_at", AttributeValue::N("1".into()))
-            .item("state", AttributeValue::S("active".into()))
-            .item("max_parallel", AttributeValue::N("1".into()))
-            .item("max_per_minute", AttributeValue::N("0".into()))
-            .item("timeout_s", AttributeValue::N("600".into()))
-            .send(),
-    )
-    .unwrap();
+    c.rt.block_on(put_job(&c, "switch-1_1_0-0123456789ab", 1));
     let job = "switch-1_1_0-0123456789ab";
     let Answer::Response(round) = c.invoke("ota-fetch", json!({"offer_job": job})) else {
         panic!("the offer round failed")
