@@ -63,9 +63,9 @@ fn unescaped_text(bytes: &[u8]) -> Option<String> {
 
 impl Alert {
     pub fn parse(event: Value) -> Result<Alert, String> {
-        let e = RuleEvent::parse_bytes(event.clone())?;
-        let payload = match RuleEvent::parse(event) {
-            Ok(parsed) => parsed.payload,
+        let e = RuleEvent::parse_bytes(event)?;
+        let payload = match e.json_object() {
+            Ok(payload) => payload,
             Err(why) => {
                 let text = unescaped_text(&e.bytes).ok_or(why)?;
                 return Ok(Alert {

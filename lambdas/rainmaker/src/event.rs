@@ -145,12 +145,17 @@ impl RuleEvent {
     /// node is an error (to be logged and dropped, never retried).
     pub fn parse(event: Value) -> Result<RuleEvent, String> {
         let mut e = RuleEvent::parse_bytes(event)?;
-        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&e.bytes) else {
+        e.payload = e.json_object()?;
+        Ok(e)
+    }
+
+    /// The bytes as a JSON object that names no other node than the topic's.
+    pub fn json_object(&self) -> Result<Map<String, Value>, String> {
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&self.bytes) else {
             return Err("the payload is not a JSON object".into());
         };
-        same_node(map.get("node_id"), &e.node_id)?;
-        e.payload = map;
-        Ok(e)
+        same_node(map.get("node_id"), &self.node_id)?;
+        Ok(map)
     }
 
     /// A rule event whose payload is bytes (`from-node`: TLV8 command responses).
