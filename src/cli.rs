@@ -7,14 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::commands;
 use crate::output::OutputFormat;
 
-/// Exit status for success.
-pub const EXIT_OK: u8 = 0;
-/// Exit status for an error: bad input, failed checks, an AWS failure.
-pub const EXIT_ERROR: u8 = 1;
-/// Exit status for "changes present" (`plan --detailed-exitcode`) and a quota shortfall.
-pub const EXIT_ATTENTION: u8 = 2;
-/// Exit status when the user stopped a run with Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub use crate::exit::{EXIT_ATTENTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Deploy a self-hosted ESP RainMaker-style IoT cloud (AWS IoT Core, Rust Lambdas, DynamoDB, S3,
 /// API Gateway, Cognito or OAuth2) into your own AWS account, in global regions or AWS China.

@@ -46,6 +46,41 @@ pub fn print_json<T: Serialize>(value: &T) {
     );
 }
 
+/// A command's result on stdout: human text (its `Display`, in colour on a terminal) or JSON (its
+/// `Serialize`). The one way results are printed.
+pub fn emit<T: Serialize + std::fmt::Display>(format: OutputFormat, value: &T) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (`rmdeploy plan | head`) ends the process through SIGPIPE; nothing to do.
+    let _ = emit_to(&mut out, format, value, color_stdout());
+}
+
+/// [`emit`] to any writer; `color`: ANSI styling of the human form.
+pub fn emit_to<T: Serialize + std::fmt::Display>(
+    out: &mut dyn std::io::Write,
+    format: OutputFormat,
+    value: &T,
+    color: bool,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(value).expect("output values serialize")
+        ),
+        OutputFormat::Human if color => write!(out, "{value:#}"),
+        OutputFormat::Human => write!(out, "{value}"),
+    }
+}
+
+/// Write `value` with the formatter's styling: `{:#}` (colour) stays `{:#}` down the tree.
+pub fn nested(f: &mut std::fmt::Formatter<'_>, value: &dyn std::fmt::Display) -> std::fmt::Result {
+    if f.alternate() {
+        write!(f, "{value:#}")
+    } else {
+        write!(f, "{value}")
+    }
+}
+
 /// Small ANSI styling that is a no-op without colour.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -58,6 +93,10 @@ impl Style {
     }
     pub fn stderr() -> Self {
         Style { on: color_stderr() }
+    }
+    /// The styling a `Display` implementation was asked for: colour with `{:#}`.
+    pub fn of(f: &std::fmt::Formatter<'_>) -> Self {
+        Style { on: f.alternate() }
     }
     fn wrap(&self, code: &str, s: &str) -> String {
         if self.on {

@@ -21,7 +21,7 @@ use common::proxy::Proxy;
 use common::runtime_api::{built, start, Answer, RuntimeApi};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-use rmdeploy::stack::catalog::ROUTES;
+use rmdeploy::catalog::ROUTES;
 use rmdeploy_lambdas::event::{mapping_message, node_message};
 use rmdeploy_lambdas::{mapping, node_config, params};
 use serde_json::{json, Value};

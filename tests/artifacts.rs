@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use rmdeploy::artifacts::{elf, package, store, ArtifactError};
-use rmdeploy::aws::{AwsArgs, Clients};
+use rmdeploy::aws::{Access, Clients};
 use rmdeploy::profile::Architecture;
 
 /// Compile a C program with the machine's gcc and return the executable's bytes.
@@ -58,7 +58,7 @@ fn moto_clients(moto: &common::moto::Moto) -> (tokio::runtime::Runtime, Clients)
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let args = AwsArgs {
+    let args = Access {
         aws_profile: None,
         endpoint_url: Some(moto.url.clone()),
     };

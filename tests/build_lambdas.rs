@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 fn build(profile: &str, path: &str) -> Value {
     let target =
-        rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
+        rmdeploy::artifacts::build::target_dir(None).expect("a private Lambda build folder");
     common::json_of(
         common::rmdeploy()
             .env("PATH", path)
@@ -64,7 +64,7 @@ fn bundled_functions_build_for_each_architecture() {
 
         // the zip the key names holds a bootstrap for the right CPU
         let target =
-            rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
+            rmdeploy::artifacts::build::target_dir(None).expect("a private Lambda build folder");
         let bootstrap = std::fs::read(
             rmdeploy::artifacts::build::lambda_dir(&target, arch).join("params/bootstrap"),
         )

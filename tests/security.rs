@@ -10,8 +10,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use rmdeploy::catalog;
 use rmdeploy::profile;
-use rmdeploy::stack::catalog;
 use serde_json::Value;
 
 /// Every shipped profile (China in both regions) and the test fixtures.

@@ -6,9 +6,10 @@ use std::process::Command;
 
 use serde::Serialize;
 
+pub use super::BuildError;
 use super::{elf, package, ArtifactError};
+use crate::catalog::FunctionSpec;
 use crate::profile::Architecture;
-use crate::stack::catalog::FunctionSpec;
 
 /// Where the bundled functions' sources are: `--lambdas DIR`, else the `lambdas/` folder of the
 /// rmdeploy source tree this binary was built from.
@@ -32,36 +33,6 @@ pub struct Built {
     /// The zip itself, shared by the functions that run the same binary.
     #[serde(skip)]
     pub zip: std::sync::Arc<Vec<u8>>,
-}
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum BuildError {
-    #[error("the bundled Lambda sources are not at {0}")]
-    #[diagnostic(
-        code(rmdeploy::build::sources),
-        help(
-            "run rmdeploy from its source tree, or point --lambdas at the `lambdas/` folder of it"
-        )
-    )]
-    NoSources(String),
-    #[error("cargo lambda could not be run: {0}")]
-    #[diagnostic(
-        code(rmdeploy::build::tool),
-        help("rmdeploy installs cargo-lambda from PyPI into ~/.cache/rmdeploy/tools (RMDEPLOY_TOOLS) when it is missing, which needs python3 with venv and pip; or install it yourself: `pip install cargo-lambda`")
-    )]
-    Tool(String),
-    #[error("cargo lambda build of {package} failed (exit {code})")]
-    #[diagnostic(
-        code(rmdeploy::build::failed),
-        help("the compiler's messages are above")
-    )]
-    Failed { package: String, code: i32 },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Artifact(#[from] ArtifactError),
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Dir(#[from] super::dirs::DirError),
 }
 
 /// Build, check and zip the functions that have bundled code. Cargo's output goes to stderr.
@@ -121,7 +92,8 @@ pub fn build(
             .arg(lambda_dir(target_dir, arch))
             .env("CARGO_TARGET_DIR", target_dir)
             .env("PATH", &path)
-            .stdout(std::process::Stdio::inherit())
+            // The build's own output is progress: stderr, never the stdout of results.
+            .stdout(std::process::Stdio::from(std::io::stderr()))
             .stderr(std::process::Stdio::inherit())
             .status()
             .map_err(|e| BuildError::Tool(e.to_string()))?;
@@ -157,6 +129,56 @@ fn zip_cached(bootstrap: &Path, data: Vec<u8>) -> Result<package::Package, Artif
 
 /// Where the executables of one architecture go: `<target>/lambda/<arch>/<bin>/bootstrap`, so
 /// builds for arm64 and x86_64 never overwrite each other.
+/// What `rmdeploy build` made.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub architecture: &'static str,
+    pub built: Vec<Built>,
+    /// Functions of the stack with no bundled handler.
+    pub not_bundled_yet: Vec<&'static str>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = crate::output::Style::of(f);
+        writeln!(
+            f,
+            "{} for {}",
+            s.bold("Lambda artifacts"),
+            self.architecture
+        )?;
+        for b in &self.built {
+            writeln!(
+                f,
+                "  {:<18} {:<8} {:>10} bytes  glibc {:<5} {}",
+                b.function,
+                b.binary,
+                crate::output::thousands(b.zip_bytes),
+                b.glibc.as_deref().unwrap_or("none"),
+                b.key
+            )?;
+        }
+        if !self.not_bundled_yet.is_empty() {
+            writeln!(f,
+                    "  {} {} (they run `pending`, which fails every invocation with a message naming the function)",
+                    s.yellow("handler not bundled yet:"),
+                    self.not_bundled_yet.join(", ")
+                )?;
+        }
+
+        Ok(())
+    }
+}
+
+/// The Lambda build folder: the flag, else `RMDEPLOY_LAMBDA_TARGET`, else the user's cache; never
+/// the shared temporary folder.
+pub fn target_dir(arg: Option<PathBuf>) -> Result<PathBuf, super::dirs::DirError> {
+    super::dirs::folder(
+        arg.or_else(|| crate::settings::Settings::get().lambda_target.clone()),
+        super::dirs::LAMBDA_TARGET,
+    )
+}
+
 pub fn lambda_dir(target_dir: &Path, arch: Architecture) -> PathBuf {
     target_dir.join("lambda").join(arch.as_str())
 }

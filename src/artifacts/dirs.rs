@@ -88,11 +88,10 @@ pub fn in_cache(
 pub fn folder(chosen: Option<PathBuf>, purpose: Purpose) -> Result<PathBuf, DirError> {
     match chosen.filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => Ok(p),
-        None => in_cache(
-            std::env::var_os("XDG_CACHE_HOME"),
-            std::env::var_os("HOME"),
-            purpose,
-        ),
+        None => {
+            let settings = crate::settings::Settings::get();
+            in_cache(settings.cache_home.clone(), settings.home.clone(), purpose)
+        }
     }
 }
 

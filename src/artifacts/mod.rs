@@ -62,3 +62,34 @@ pub enum ArtifactError {
     #[diagnostic(code(rmdeploy::artifacts::zip))]
     Zip { path: String, detail: String },
 }
+
+/// Why the bundled Lambdas could not be built.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum BuildError {
+    #[error("the bundled Lambda sources are not at {0}")]
+    #[diagnostic(
+        code(rmdeploy::build::sources),
+        help(
+            "run rmdeploy from its source tree, or point --lambdas at the `lambdas/` folder of it"
+        )
+    )]
+    NoSources(String),
+    #[error("cargo lambda could not be run: {0}")]
+    #[diagnostic(
+        code(rmdeploy::build::tool),
+        help("rmdeploy installs cargo-lambda from PyPI into ~/.cache/rmdeploy/tools (RMDEPLOY_TOOLS) when it is missing, which needs python3 with venv and pip; or install it yourself: `pip install cargo-lambda`")
+    )]
+    Tool(String),
+    #[error("cargo lambda build of {package} failed (exit {code})")]
+    #[diagnostic(
+        code(rmdeploy::build::failed),
+        help("the compiler's messages are above")
+    )]
+    Failed { package: String, code: i32 },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dir(#[from] dirs::DirError),
+}

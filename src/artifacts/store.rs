@@ -7,8 +7,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::aws::AwsError;
 use crate::aws::Clients;
-use crate::deploy::DeployError;
 
 /// Uploads at once.
 pub const PARALLEL_UPLOADS: usize = 4;
@@ -22,7 +22,7 @@ pub struct Stored {
 }
 
 /// Whether the bucket holds the key.
-pub async fn exists(clients: &Clients, bucket: &str, key: &str) -> Result<bool, DeployError> {
+pub async fn exists(clients: &Clients, bucket: &str, key: &str) -> Result<bool, AwsError> {
     match clients
         .s3
         .head_object()
@@ -33,7 +33,7 @@ pub async fn exists(clients: &Clients, bucket: &str, key: &str) -> Result<bool, 
     {
         Ok(_) => Ok(true),
         Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
-        Err(err) => Err(DeployError::aws("HeadObject", &err)),
+        Err(err) => Err(AwsError::call("HeadObject", &err)),
     }
 }
 
@@ -43,7 +43,7 @@ pub async fn put_if_absent(
     bucket: &str,
     key: &str,
     bytes: Vec<u8>,
-) -> Result<Stored, DeployError> {
+) -> Result<Stored, AwsError> {
     let size = bytes.len();
     if exists(clients, bucket, key).await? {
         return Ok(Stored {
@@ -60,7 +60,7 @@ pub async fn put_if_absent(
         .body(ByteStream::from(bytes))
         .send()
         .await
-        .map_err(|e| DeployError::aws("PutObject", &e))?;
+        .map_err(|e| AwsError::call("PutObject", &e))?;
     Ok(Stored {
         key: key.to_string(),
         bytes: size,
@@ -74,7 +74,7 @@ pub async fn put_all(
     clients: &Clients,
     bucket: &str,
     objects: Vec<(String, Vec<u8>)>,
-) -> Result<Vec<Stored>, DeployError> {
+) -> Result<Vec<Stored>, AwsError> {
     let permits = Arc::new(Semaphore::new(PARALLEL_UPLOADS));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, (key, bytes)) in objects.into_iter().enumerate() {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::build::BuildError;
+use super::BuildError;
 use crate::profile::Architecture;
 
 /// The cargo-lambda release rmdeploy installs when there is none.
@@ -16,7 +16,7 @@ pub const REQUIREMENTS: &str = include_str!("cargo-lambda.requirements.txt");
 /// rmdeploy's virtualenv for cargo-lambda: `RMDEPLOY_TOOLS`, else `~/.cache/rmdeploy/tools`.
 pub fn tools_dir() -> Result<PathBuf, super::dirs::DirError> {
     super::dirs::folder(
-        std::env::var_os("RMDEPLOY_TOOLS").map(PathBuf::from),
+        crate::settings::Settings::get().tools.clone(),
         super::dirs::TOOLS,
     )
 }
@@ -60,6 +60,7 @@ pub fn install(venv: &Path, requirements: &str) -> Result<(), BuildError> {
             .arg("-m")
             .arg("venv")
             .arg(venv)
+            .stdout(Stdio::from(std::io::stderr()))
             .status()
             .map_err(|e| BuildError::Tool(format!("python3 -m venv: {e}")))?;
         if !status.success() {
@@ -86,7 +87,8 @@ pub fn install(venv: &Path, requirements: &str) -> Result<(), BuildError> {
             "-r",
         ])
         .arg(&file)
-        .stdout(Stdio::inherit())
+        // pip's output is progress: stderr, never the stdout of results.
+        .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::inherit())
         .status()
         .map_err(|e| BuildError::Tool(format!("pip: {e}")))?;

@@ -6,22 +6,24 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
-use crate::deploy::DeployError;
+mod error;
+
+pub use error::AwsError;
+
+use crate::settings::Settings;
 
 /// How rmdeploy reaches AWS (or an endpoint that speaks its API).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AwsArgs {
+#[derive(Debug, Clone, Default)]
+pub struct Access {
     /// Named profile of the AWS config and credentials files.
-    #[arg(long, value_name = "NAME", env = "AWS_PROFILE")]
     pub aws_profile: Option<String>,
-
     /// Send every AWS call to this endpoint, for example a local emulator.
-    #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
 }
 
-impl AwsArgs {
+impl Access {
     /// Whether an account is configured at all (cheap: no network). `plan` goes live only then.
     pub fn account_configured(&self) -> bool {
         let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
@@ -47,31 +49,14 @@ impl AwsArgs {
     }
 }
 
-/// Attempts per AWS call, with the SDK's standard backoff for throttling and transient errors,
-/// unless `AWS_MAX_ATTEMPTS` says otherwise.
-pub const MAX_ATTEMPTS: u32 = 8;
-
-pub fn max_attempts() -> u32 {
-    std::env::var("AWS_MAX_ATTEMPTS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n >= 1)
-        .unwrap_or(MAX_ATTEMPTS)
-}
-
 /// How long a call may wait for its connection, and for the first byte of the answer after sending
 /// the request, before the attempt counts as failed and is retried: an endpoint that stops
 /// answering fails the command after the retries instead of hanging it.
-/// `RMDEPLOY_READ_TIMEOUT_MS` overrides the second (default 60 s).
-pub fn timeouts() -> TimeoutConfig {
-    let read_ms = std::env::var("RMDEPLOY_READ_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|ms| *ms >= 1)
-        .unwrap_or(60_000);
+/// `RMDEPLOY_READ_TIMEOUT_MS` sets the second (default 60 s).
+pub fn timeouts(settings: &Settings) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
-        .read_timeout(std::time::Duration::from_millis(read_ms))
+        .read_timeout(settings.read_timeout)
         .build()
 }
 
@@ -91,11 +76,17 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub async fn connect(args: &AwsArgs, region: &str) -> Clients {
+    pub async fn connect(args: &Access, region: &str) -> Clients {
+        let settings = Settings::get();
+        // One HTTPS client for every service: rustls with ring.
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https)
             .region(Region::new(region.to_string()))
-            .retry_config(RetryConfig::standard().with_max_attempts(max_attempts()))
-            .timeout_config(timeouts());
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+            .timeout_config(timeouts(settings));
         if let Some(profile) = &args.aws_profile {
             loader = loader.profile_name(profile);
         }
@@ -115,13 +106,13 @@ impl Clients {
             quotas: aws_sdk_servicequotas::Client::new(&config),
             lambda: aws_sdk_lambda::Client::new(&config),
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
-            poll: crate::deploy::poll_interval(),
+            poll: settings.poll,
             config,
         }
     }
 
     /// Fails with a message that says how to provide credentials when none can be found.
-    pub async fn require_credentials(&self) -> Result<(), DeployError> {
+    pub async fn require_credentials(&self) -> Result<(), AwsError> {
         let reason = match self.config.credentials_provider() {
             None => "no credentials provider is configured".to_string(),
             Some(provider) => match provider.provide_credentials().await {
@@ -129,7 +120,7 @@ impl Clients {
                 Err(e) => aws_credential_types::provider::error::CredentialsError::to_string(&e),
             },
         };
-        Err(DeployError::NoCredentials { reason })
+        Err(AwsError::NoCredentials { reason })
     }
 }
 

@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::json;
-
-use super::common::ProfileArgs;
+use super::args::ProfileArgs;
 use crate::artifacts::build;
-use crate::cli::EXIT_OK;
-use crate::output::{print_json, thousands, OutputFormat, Style};
+use crate::exit::EXIT_OK;
+use crate::output::{emit, OutputFormat};
 
 /// Build the bundled Rust Lambdas with cargo-lambda for the profile's architecture (arm64, or
 /// x86_64 in China), refuse a `bootstrap` the runtime could not run (wrong CPU, glibc newer than
@@ -26,15 +24,6 @@ pub struct Args {
     pub target_dir: Option<PathBuf>,
 }
 
-/// The Lambda build folder: the flag, else `RMDEPLOY_LAMBDA_TARGET`, else the user's cache; never
-/// the shared temporary folder.
-pub fn target_dir(arg: Option<PathBuf>) -> Result<PathBuf, crate::artifacts::dirs::DirError> {
-    crate::artifacts::dirs::folder(
-        arg.or_else(|| std::env::var_os("RMDEPLOY_LAMBDA_TARGET").map(PathBuf::from)),
-        crate::artifacts::dirs::LAMBDA_TARGET,
-    )
-}
-
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     let functions = crate::stack::deployed_functions(&resolved);
@@ -45,46 +34,19 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     );
     let built = build::build(
         &sources,
-        &target_dir(args.target_dir)?,
+        &crate::artifacts::build::target_dir(args.target_dir)?,
         &functions,
         resolved.architecture,
     )?;
-    let missing: Vec<&str> = functions
-        .iter()
-        .filter(|f| !f.bundled())
-        .map(|f| f.name)
-        .collect();
-    match output {
-        OutputFormat::Json => print_json(&json!({
-            "architecture": resolved.architecture.as_str(),
-            "built": built,
-            "not_bundled_yet": missing,
-        })),
-        OutputFormat::Human => {
-            let s = Style::stdout();
-            println!(
-                "{} for {}",
-                s.bold("Lambda artifacts"),
-                resolved.architecture.as_str()
-            );
-            for b in &built {
-                println!(
-                    "  {:<18} {:<8} {:>10} bytes  glibc {:<5} {}",
-                    b.function,
-                    b.binary,
-                    thousands(b.zip_bytes),
-                    b.glibc.as_deref().unwrap_or("none"),
-                    b.key
-                );
-            }
-            if !missing.is_empty() {
-                println!(
-                    "  {} {} (they run `pending`, which fails every invocation with a message naming the function)",
-                    s.yellow("handler not bundled yet:"),
-                    missing.join(", ")
-                );
-            }
-        }
-    }
+    let report = build::Report {
+        architecture: resolved.architecture.as_str(),
+        not_bundled_yet: functions
+            .iter()
+            .filter(|f| !f.bundled())
+            .map(|f| f.name)
+            .collect(),
+        built,
+    };
+    emit(output, &report);
     Ok(ExitCode::from(EXIT_OK))
 }

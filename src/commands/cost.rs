@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use super::common::{ProfileArgs, TemplateArgs};
-use crate::cli::{EXIT_ATTENTION, EXIT_OK};
+use super::args::{ProfileArgs, TemplateArgs};
 use crate::cost::{self, Estimate};
-use crate::output::{print_json, OutputFormat};
+use crate::exit::{EXIT_ATTENTION, EXIT_OK};
+use crate::output::{emit, OutputFormat};
 use crate::render;
 
 /// Estimate the stack's monthly cost, offline: by service and by feature, per device and year,
@@ -25,22 +25,15 @@ pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
     let resolved = args.profile.load()?;
     let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
     let estimate = cost::estimate(&resolved, &rendered.stack.document);
-    match output {
-        OutputFormat::Json => print_json(&estimate),
-        OutputFormat::Human => print!("{estimate}"),
-    }
+    emit(output, &estimate);
     Ok(budget_exit(&estimate, false))
 }
 
 /// Exit 2 when the estimate is over the budget (and it is not ignored), saying so on stderr.
 pub fn budget_exit(estimate: &Estimate, ignore: bool) -> ExitCode {
-    match &estimate.budget {
-        Some(b) if b.over && !ignore => {
-            eprintln!(
-                "over budget: the estimate is {} a month, the profile's budget.monthly {}; lower the capacity figures or turn features off, raise the budget, or pass --ignore-budget",
-                estimate.money(b.estimate),
-                estimate.money(b.monthly)
-            );
+    match estimate.budget_message() {
+        Some(over) if !ignore => {
+            eprintln!("{over}");
             ExitCode::from(EXIT_ATTENTION)
         }
         _ => ExitCode::from(EXIT_OK),

@@ -1,9 +1,9 @@
 //! One module per subcommand, each with its arguments and a `run`.
 
 pub mod apply;
+pub mod args;
 pub mod bootstrap;
 pub mod build;
-pub mod common;
 pub mod cost;
 pub mod destroy;
 pub mod firmware;
@@ -13,3 +13,4 @@ pub mod progress;
 pub mod quota_check;
 pub mod render;
 pub mod status;
+pub mod terminal;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::common::ProfileArgs;
-use crate::cli::EXIT_OK;
+use super::args::ProfileArgs;
+use crate::exit::EXIT_OK;
 use crate::output::{print_json, OutputFormat};
 use crate::profile::{embedded, Profile};
 

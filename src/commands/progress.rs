@@ -5,47 +5,37 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::deploy::events::StackEvent;
+use crate::deploy::events::{event_line, StackEvent};
 use crate::deploy::watch::Observer;
 use crate::output::Style;
 
 pub struct Progress {
+    /// The bar of the operation under way, on a terminal.
     bar: Option<ProgressBar>,
+    terminal: bool,
     style: Style,
-    last_seen: Option<super::common::LastSeen>,
+    last_seen: Option<LastSeen>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
 }
 
 impl Progress {
-    /// `total`: the resources the operation touches, when known.
-    pub fn new(total: usize) -> Progress {
-        let terminal =
-            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
-        let bar = terminal.then(|| {
-            // Without a known total (a delete, a rollback): a spinner and a count.
-            let (bar, template) = if total == 0 {
-                (
-                    ProgressBar::new_spinner(),
-                    "{spinner} [{elapsed_precise}] {pos} resources done  {wide_msg}",
-                )
-            } else {
-                (
-                    ProgressBar::new(total as u64),
-                    "{spinner} [{elapsed_precise}] {pos}/{len} resources  {wide_msg}",
-                )
-            };
-            bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            bar
-        });
+    pub fn new() -> Progress {
         Progress {
-            bar,
+            bar: None,
+            terminal: std::io::stderr().is_terminal()
+                && std::env::var("TERM").map_or(true, |t| t != "dumb"),
             style: Style::stderr(),
             last_seen: None,
         }
     }
 
     /// Also record each status of the stack itself (for the Ctrl-C listener).
-    pub fn tracking(mut self, last_seen: super::common::LastSeen) -> Progress {
+    pub fn tracking(mut self, last_seen: LastSeen) -> Progress {
         self.last_seen = Some(last_seen);
         self
     }
@@ -57,8 +47,8 @@ impl Progress {
         }
     }
 
-    pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
@@ -68,28 +58,6 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
     }
-}
-
-/// One event as a line: time, status, logical id, type, reason.
-pub fn event_line(e: &StackEvent, s: Style) -> String {
-    let time = e.timestamp.get(11..19).unwrap_or(&e.timestamp);
-    let status = format!("{:<28}", e.status);
-    let status = if e.is_failure() {
-        s.red(&status)
-    } else if e.status.ends_with("_COMPLETE") && !e.status.contains("ROLLBACK") {
-        s.green(&status)
-    } else {
-        status
-    };
-    let reason = e
-        .reason
-        .as_deref()
-        .map(|r| format!("  {r}"))
-        .unwrap_or_default();
-    format!(
-        "  {time} {status} {}  {}{reason}",
-        e.logical_id, e.resource_type
-    )
 }
 
 impl Observer for Progress {
@@ -113,5 +81,52 @@ impl Observer for Progress {
 
     fn note(&mut self, message: &str) {
         self.line(format!("{} {message}", self.style.yellow("!")));
+    }
+
+    fn failure(&mut self, message: &str) {
+        self.line(format!("{} {message}", self.style.red("first failure:")));
+    }
+
+    fn step(&mut self, message: &str) {
+        self.line(message.to_string());
+    }
+
+    /// A bar on a terminal; without a known total (a delete, a rollback), a spinner and a count.
+    fn begin(&mut self, total: usize) {
+        self.finish();
+        if !self.terminal {
+            return;
+        }
+        let (bar, template) = if total == 0 {
+            (
+                ProgressBar::new_spinner(),
+                "{spinner} [{elapsed_precise}] {pos} resources done  {wide_msg}",
+            )
+        } else {
+            (
+                ProgressBar::new(total as u64),
+                "{spinner} [{elapsed_precise}] {pos}/{len} resources  {wide_msg}",
+            )
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        self.bar = Some(bar);
+    }
+
+    fn end(&mut self) {
+        self.finish();
+    }
+}
+
+/// The stack status last shown, shared with the Ctrl-C listener.
+#[derive(Debug, Clone, Default)]
+pub struct LastSeen(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl LastSeen {
+    pub fn set(&self, status: &str) {
+        *self.0.lock().expect("never poisoned") = Some(status.to_string());
+    }
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("never poisoned").clone()
     }
 }

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use miette::{Context, IntoDiagnostic};
 use serde_json::{json, Value};
 
-use super::common::{ProfileArgs, TemplateArgs};
-use crate::cli::EXIT_OK;
+use super::args::{ProfileArgs, TemplateArgs};
+use crate::exit::EXIT_OK;
 use crate::output::{print_json, OutputFormat};
 use crate::render::{self, Rendered, Template};
 

@@ -90,8 +90,19 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// Whether the estimate is over the profile's `budget.monthly`.
     pub fn over_budget(&self) -> bool {
         self.budget.as_ref().is_some_and(|b| b.over)
+    }
+
+    /// What to tell the user when the estimate is over the budget.
+    pub fn budget_message(&self) -> Option<String> {
+        let b = self.budget.as_ref().filter(|b| b.over)?;
+        Some(format!(
+            "over budget: the estimate is {} a month, the profile's budget.monthly {}; lower the capacity figures or turn features off, raise the budget, or pass --ignore-budget",
+            self.money(b.estimate),
+            self.money(b.monthly)
+        ))
     }
 }
 

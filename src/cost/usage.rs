@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::catalog::{self, FunctionKey, TableKey, CORE};
 use crate::profile::Capacity;
-use crate::stack::catalog::{self, FunctionKey, TableKey, CORE};
 use crate::stack::traffic;
 
 /// Hours and days in a billing month, as AWS's calculators count them.

@@ -49,7 +49,8 @@ pub async fn prepare(
         .collect();
     // Artifacts, parameters and the template upload at once: they do not depend on each other.
     let mut notes = Vec::new();
-    let uploads = store::put_all(clients, &bootstrap.bucket, objects);
+    let uploads =
+        async { Ok::<_, DeployError>(store::put_all(clients, &bootstrap.bucket, objects).await?) };
     let parameters = live::parameters(
         clients,
         template,

@@ -21,6 +21,22 @@ pub struct Bootstrap {
     pub bucket: String,
 }
 
+impl std::fmt::Display for Bootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = crate::output::Style::of(f);
+        writeln!(
+            f,
+            "{} {} in {}: {} ({})",
+            s.bold("Bootstrap stack"),
+            self.stack,
+            self.region,
+            self.action,
+            self.status
+        )?;
+        writeln!(f, "{} {}", s.bold("Artifacts bucket:"), self.bucket)
+    }
+}
+
 /// Make sure the bootstrap stack exists and is current; its artifacts bucket.
 pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap, DeployError> {
     let existing = stacks::wait_settled(clients, STACK_NAME).await?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::interrupt::Interrupt;
 use super::watch::{self, Observer, OnStop, Outcome};
 use super::{events, stacks, DeployError};
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 /// Where CloudFormation reads the template from.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
         ),
         // The name is this run's own: the first attempt went through.
         Err(e) if e.code() == Some("AlreadyExistsException") => (None, None),
-        Err(e) => return Err(DeployError::aws("CreateChangeSet", &e)),
+        Err(e) => return Err(AwsError::call("CreateChangeSet", &e).into()),
     };
 
     let mut set = ChangeSet {
@@ -125,17 +125,19 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
         changes: Vec::new(),
     };
     let name = set.name.clone();
-    let mut token: Option<String> = None;
+    // Poll the first page until the change set is made, then read the rest of its pages.
     loop {
-        let out = clients
+        let mut pages = clients
             .cfn
             .describe_change_set()
             .stack_name(&req.stack)
             .change_set_name(&name)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("DescribeChangeSet", &e))?;
+            .into_paginator()
+            .send();
+        let Some(first) = pages.next().await else {
+            break;
+        };
+        let out = first.map_err(|e| AwsError::call("DescribeChangeSet", &e))?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending) | Some(ChangeSetStatus::CreateInProgress) => {
                 tokio::time::sleep(clients.poll).await;
@@ -156,10 +158,11 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
             _ => {}
         }
         set.changes.extend(out.changes().iter().filter_map(planned));
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
+        while let Some(page) = pages.next().await {
+            let out = page.map_err(|e| AwsError::call("DescribeChangeSet", &e))?;
+            set.changes.extend(out.changes().iter().filter_map(planned));
         }
+        break;
     }
     if set.changes.is_empty() {
         discard(clients, &set).await?;
@@ -212,7 +215,7 @@ pub async fn discard(clients: &Clients, set: &ChangeSet) -> Result<(), DeployErr
         Ok(_) => {}
         // Gone already: a retry after a lost answer to the call that deleted it.
         Err(e) if e.code() == Some("ChangeSetNotFound") => {}
-        Err(e) => return Err(DeployError::aws("DeleteChangeSet", &e)),
+        Err(e) => return Err(AwsError::call("DeleteChangeSet", &e).into()),
     }
     if set.kind == Kind::Create {
         clients
@@ -221,7 +224,7 @@ pub async fn discard(clients: &Clients, set: &ChangeSet) -> Result<(), DeployErr
             .stack_name(&set.stack)
             .send()
             .await
-            .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+            .map_err(|e| AwsError::call("DeleteStack", &e))?;
     }
     Ok(())
 }
@@ -252,7 +255,7 @@ pub async fn execute(
     if let Err(e) = executed {
         // A retry after a lost answer finds the change set executing or executed: follow it.
         if !already_executed(clients, set).await {
-            return Err(DeployError::aws("ExecuteChangeSet", &e));
+            return Err(AwsError::call("ExecuteChangeSet", &e).into());
         }
     }
     let (expected, on_stop) = match set.kind {
@@ -357,5 +360,57 @@ mod tests {
         assert!(!is_empty_reason(
             "Template format error: Unresolved resource dependencies"
         ));
+    }
+}
+
+/// A change set's changes as the plan and apply show them: a count, then one line each.
+pub struct ChangeList<'a>(pub &'a [PlannedChange]);
+
+impl std::fmt::Display for ChangeList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = crate::output::Style::of(f);
+        let changes = self.0;
+        let count = |action: &str| changes.iter().filter(|c| c.action == action).count();
+        writeln!(
+            f,
+            "  {} changes: {} to add, {} to modify, {} to remove",
+            changes.len(),
+            count("Add"),
+            count("Modify"),
+            count("Remove")
+        )?;
+        let w1 = changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        let w2 = changes
+            .iter()
+            .map(|c| c.resource_type.len())
+            .max()
+            .unwrap_or(0);
+        for c in changes {
+            let mark = match c.action.as_str() {
+                "Add" => s.green("+ Add   "),
+                "Remove" => s.red("- Remove"),
+                "Modify" => s.yellow("~ Modify"),
+                other => format!("? {other:<6}"),
+            };
+            let mut extra = String::new();
+            if let Some(r) = &c.replacement {
+                if r != "False" {
+                    extra.push_str(&s.red(&format!(" replacement: {r}")));
+                }
+            }
+            if !c.changed.is_empty() {
+                extra.push_str(&format!(" ({})", c.changed.join(", ")));
+            }
+            let line = format!(
+                "  {mark} {:<w1$}  {:<w2$}{extra}",
+                c.logical_id, c.resource_type
+            );
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::DeployError;
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Drift {
@@ -32,7 +32,7 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
         .stack_name(stack)
         .send()
         .await
-        .map_err(|e| DeployError::aws("DetectStackDrift", &e))?
+        .map_err(|e| AwsError::call("DetectStackDrift", &e))?
         .stack_drift_detection_id
         .unwrap_or_default();
     let status =
@@ -43,10 +43,10 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
                 .stack_drift_detection_id(&id)
                 .send()
                 .await
-                .map_err(|e| DeployError::aws("DescribeStackDriftDetectionStatus", &e))?;
+                .map_err(|e| AwsError::call("DescribeStackDriftDetectionStatus", &e))?;
             match out.detection_status().map(|s| s.as_str()) {
                 Some("DETECTION_IN_PROGRESS") => tokio::time::sleep(clients.poll).await,
-                Some("DETECTION_FAILED") => return Err(DeployError::Aws {
+                Some("DETECTION_FAILED") => return Err(AwsError::Call {
                     operation: "DetectStackDrift".into(),
                     message: out
                         .detection_status_reason()
@@ -56,7 +56,8 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
                         "some resource types do not support drift detection; the reason names them"
                             .into(),
                     ),
-                }),
+                }
+                .into()),
                 _ => {
                     break out
                         .stack_drift_status()
@@ -66,16 +67,14 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
             }
         };
     let mut drifted = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = clients
-            .cfn
-            .describe_stack_resource_drifts()
-            .stack_name(stack)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("DescribeStackResourceDrifts", &e))?;
+    let mut pages = clients
+        .cfn
+        .describe_stack_resource_drifts()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(|e| AwsError::call("DescribeStackResourceDrifts", &e))?;
         for d in out.stack_resource_drifts() {
             let state = d.stack_resource_drift_status().map_or("", |s| s.as_str());
             if state != "MODIFIED" && state != "DELETED" {
@@ -93,10 +92,6 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
                 status: state.to_string(),
                 properties,
             });
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
         }
     }
     drifted.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));

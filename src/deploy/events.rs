@@ -6,7 +6,7 @@ use aws_sdk_cloudformation::types::StackEvent as SdkEvent;
 use serde::Serialize;
 
 use super::DeployError;
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 /// One stack event, oldest first wherever a list of them is returned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,16 +81,15 @@ async fn read_back(
     mut end: impl FnMut(&StackEvent) -> Option<End>,
 ) -> Result<Vec<StackEvent>, DeployError> {
     let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    'pages: loop {
-        let out = clients
-            .cfn
-            .describe_stack_events()
-            .stack_name(stack)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("DescribeStackEvents", &e))?;
+    // Pages are read lazily: the walk stops reading where `end` says.
+    let mut pages = clients
+        .cfn
+        .describe_stack_events()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    'pages: while let Some(page) = pages.next().await {
+        let out = page.map_err(|e| AwsError::call("DescribeStackEvents", &e))?;
         for e in out.stack_events() {
             let event = StackEvent::from_sdk(e);
             match end(&event) {
@@ -101,10 +100,6 @@ async fn read_back(
                 }
                 None => found.push(event),
             }
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
         }
     }
     found.reverse();
@@ -307,4 +302,26 @@ mod tests {
         let ok = vec![event("Role", "AWS::IAM::Role", "CREATE_COMPLETE", None)];
         assert!(earliest_failure(&ok).is_none());
     }
+}
+
+/// One event as a line: time, status, logical id, type, reason.
+pub fn event_line(e: &StackEvent, s: crate::output::Style) -> String {
+    let time = e.timestamp.get(11..19).unwrap_or(&e.timestamp);
+    let status = format!("{:<28}", e.status);
+    let status = if e.is_failure() {
+        s.red(&status)
+    } else if e.status.ends_with("_COMPLETE") && !e.status.contains("ROLLBACK") {
+        s.green(&status)
+    } else {
+        status
+    };
+    let reason = e
+        .reason
+        .as_deref()
+        .map(|r| format!("  {r}"))
+        .unwrap_or_default();
+    format!(
+        "  {time} {status} {}  {}{reason}",
+        e.logical_id, e.resource_type
+    )
 }

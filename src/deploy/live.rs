@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::changeset::{self, Kind, PlannedChange, Request, TemplateSource};
 use super::{bootstrap, stacks, DeployError};
 use crate::artifacts::build::Built;
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 use crate::render::Template;
 
 /// Placeholder bucket for a plan made before the bootstrap stack exists.
@@ -73,7 +73,7 @@ pub async fn parameters(
                         }
                         None => {
                             let prefix = key.trim_end_matches("CodeKey");
-                            let function = crate::stack::catalog::FUNCTIONS
+                            let function = crate::catalog::FUNCTIONS
                                 .iter()
                                 .find(|f| f.prefix == prefix)
                                 .map_or(prefix, |f| f.name);
@@ -98,14 +98,15 @@ pub async fn iot_data_endpoint(clients: &Clients) -> Result<String, DeployError>
         .endpoint_type("iot:Data-ATS")
         .send()
         .await
-        .map_err(|e| DeployError::aws("iot:DescribeEndpoint", &e))?;
-    out.endpoint_address()
-        .map(str::to_string)
-        .ok_or_else(|| DeployError::Aws {
+        .map_err(|e| AwsError::call("iot:DescribeEndpoint", &e))?;
+    out.endpoint_address().map(str::to_string).ok_or_else(|| {
+        AwsError::Call {
             operation: "iot:DescribeEndpoint".into(),
             message: "the answer held no endpoint address".into(),
             help: None,
-        })
+        }
+        .into()
+    })
 }
 
 /// The artifacts bucket of the bootstrap stack, when there is one.

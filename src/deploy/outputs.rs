@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::DeployError;
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 use crate::render::Template;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,32 +19,40 @@ pub struct StackOutput {
     pub description: Option<String>,
 }
 
+/// Outputs as `apply` and `status` show them: one line each, keys aligned.
+pub struct OutputList<'a>(pub &'a [StackOutput]);
+
+impl std::fmt::Display for OutputList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let width = self.0.iter().map(|o| o.key.len()).max().unwrap_or(0);
+        for o in self.0 {
+            writeln!(f, "  {:<width$}  {}", o.key, o.value)?;
+        }
+        Ok(())
+    }
+}
+
 /// Physical ids of every resource of the stack, by logical id.
 pub async fn physical_ids(
     clients: &Clients,
     stack: &str,
-) -> Result<BTreeMap<String, String>, DeployError> {
+) -> Result<BTreeMap<String, String>, crate::aws::AwsError> {
     let mut ids = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = clients
-            .cfn
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("ListStackResources", &e))?;
+    let mut pages = clients
+        .cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(|e| AwsError::call("ListStackResources", &e))?;
         for r in out.stack_resource_summaries() {
             if let (Some(l), Some(p)) = (r.logical_resource_id(), r.physical_resource_id()) {
                 ids.insert(l.to_string(), p.to_string());
             }
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(ids);
-        }
     }
+    Ok(ids)
 }
 
 /// The stack's outputs, then `IotDataEndpoint`. When the stack reports no outputs although the

@@ -3,7 +3,7 @@
 use aws_sdk_cloudformation::types::Stack;
 
 use super::DeployError;
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 /// The stack of that name, or `None` when there is none.
 pub async fn describe(clients: &Clients, name: &str) -> Result<Option<Stack>, DeployError> {
@@ -14,7 +14,7 @@ pub async fn describe(clients: &Clients, name: &str) -> Result<Option<Stack>, De
             if text.contains("does not exist") {
                 Ok(None)
             } else {
-                Err(DeployError::aws("DescribeStacks", &err))
+                Err(AwsError::call("DescribeStacks", &err).into())
             }
         }
     }
@@ -32,7 +32,7 @@ pub async fn template(
                 .or_else(|| serde_yaml::from_str(b).ok())
         })),
         Err(err) if crate::aws::describe(&err).contains("does not exist") => Ok(None),
-        Err(err) => Err(DeployError::aws("GetTemplate", &err)),
+        Err(err) => Err(AwsError::call("GetTemplate", &err).into()),
     }
 }
 
@@ -70,7 +70,7 @@ pub async fn physical_id(
         .logical_resource_id(logical_id)
         .send()
         .await
-        .map_err(|e| DeployError::aws("DescribeStackResource", &e))?;
+        .map_err(|e| AwsError::call("DescribeStackResource", &e))?;
     Ok(out
         .stack_resource_detail
         .and_then(|d| d.physical_resource_id))

@@ -9,7 +9,7 @@ use super::events::{self, Failure};
 use super::interrupt::Interrupt;
 use super::watch::{self, Observer, OnStop, Outcome};
 use super::{stacks, DeployError};
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -93,16 +93,14 @@ pub async fn remove_leftover_change_sets(
     name: &str,
 ) -> Result<Vec<String>, DeployError> {
     let mut removed = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = clients
-            .cfn
-            .list_change_sets()
-            .stack_name(name)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("ListChangeSets", &e))?;
+    let mut pages = clients
+        .cfn
+        .list_change_sets()
+        .stack_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = page.map_err(|e| AwsError::call("ListChangeSets", &e))?;
         for summary in out.summaries() {
             let open = !matches!(
                 summary.execution_status().map(|e| e.as_str()),
@@ -119,15 +117,12 @@ pub async fn remove_leftover_change_sets(
                     .change_set_name(set)
                     .send()
                     .await
-                    .map_err(|e| DeployError::aws("DeleteChangeSet", &e))?;
+                    .map_err(|e| AwsError::call("DeleteChangeSet", &e))?;
                 removed.push(set.to_string());
             }
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(removed);
-        }
     }
+    Ok(removed)
 }
 
 /// Remove a leftover REVIEW_IN_PROGRESS stack (a create whose change set never ran) with its
@@ -140,7 +135,7 @@ pub async fn remove_review(clients: &Clients, name: &str) -> Result<(), DeployEr
         .stack_name(name)
         .send()
         .await
-        .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+        .map_err(|e| AwsError::call("DeleteStack", &e))?;
     stacks::wait_settled(clients, name).await?;
     Ok(())
 }
@@ -163,7 +158,7 @@ pub async fn delete(
         .set_retain_resources((!retain.is_empty()).then(|| retain.to_vec()))
         .send()
         .await
-        .map_err(|e| DeployError::aws("DeleteStack", &e))?;
+        .map_err(|e| AwsError::call("DeleteStack", &e))?;
     watch::follow(
         clients,
         &id,
@@ -193,7 +188,7 @@ pub async fn continue_rollback(
         .set_resources_to_skip((!skip.is_empty()).then(|| skip.to_vec()))
         .send()
         .await
-        .map_err(|e| DeployError::aws("ContinueUpdateRollback", &e))?;
+        .map_err(|e| AwsError::call("ContinueUpdateRollback", &e))?;
     watch::follow(
         clients,
         name,
@@ -222,6 +217,6 @@ pub async fn set_termination_protection(
         .enable_termination_protection(wanted)
         .send()
         .await
-        .map_err(|e| DeployError::aws("UpdateTerminationProtection", &e))?;
+        .map_err(|e| AwsError::call("UpdateTerminationProtection", &e))?;
     Ok(true)
 }

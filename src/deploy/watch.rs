@@ -6,12 +6,24 @@ use serde::Serialize;
 use super::events::{self, Failure, StackEvent};
 use super::interrupt::Interrupt;
 use super::{stacks, DeployError};
-use crate::aws::Clients;
+use crate::aws::{AwsError, Clients};
 
 /// Where progress goes: the command layer shows it (a bar on a terminal, lines otherwise).
 pub trait Observer {
+    /// A new event of the stack operation being followed.
     fn event(&mut self, event: &StackEvent);
+    /// Something the user should know (a warning, a recovery).
     fn note(&mut self, message: &str);
+    /// The first failure of an operation that failed.
+    fn failure(&mut self, message: &str) {
+        self.note(message);
+    }
+    /// A stage of a workflow begins ("checking the account's quotas").
+    fn step(&mut self, _message: &str) {}
+    /// A stack operation touching about `total` resources (0: unknown) begins.
+    fn begin(&mut self, _total: usize) {}
+    /// The stack operation begun last has ended.
+    fn end(&mut self) {}
 }
 
 /// An observer that keeps nothing, for callers that only want the outcome.
@@ -109,7 +121,7 @@ pub async fn follow(
                         .stack_name(stack)
                         .send()
                         .await
-                        .map_err(|e| DeployError::aws("CancelUpdateStack", &e))?;
+                        .map_err(|e| AwsError::call("CancelUpdateStack", &e))?;
                     cancelled = true;
                     observer.note("cancelling the update: CloudFormation rolls the stack back to where it was (Ctrl-C again to leave at once)");
                 }

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::image;
 use super::manifest::Checked;
+use crate::aws::AwsError;
 use crate::aws::Clients;
-use crate::deploy::DeployError;
 
 /// Where images go: the deployed stack's firmware bucket and OTA jobs table.
 #[derive(Debug, Clone)]
@@ -95,12 +95,12 @@ fn job_id(project: &str, version: &str, sha256: &str) -> String {
 }
 
 /// The deployed stack's bucket and table, from its resources.
-pub async fn target(clients: &Clients, stack: &str, iot_jobs: bool) -> Result<Target, DeployError> {
+pub async fn target(clients: &Clients, stack: &str, iot_jobs: bool) -> Result<Target, AwsError> {
     let ids = crate::deploy::outputs::physical_ids(clients, stack)
         .await
         .map_err(|e| match e {
-            DeployError::Aws { message, .. } if message.contains("does not exist") => {
-                DeployError::Aws {
+            AwsError::Call { message, .. } if message.contains("does not exist") => {
+                AwsError::Call {
                     operation: "ListStackResources".into(),
                     message,
                     help: Some(format!(
@@ -112,7 +112,7 @@ pub async fn target(clients: &Clients, stack: &str, iot_jobs: bool) -> Result<Ta
             other => other,
         })?;
     let get = |logical: &str| {
-        ids.get(logical).cloned().ok_or_else(|| DeployError::Aws {
+        ids.get(logical).cloned().ok_or_else(|| AwsError::Call {
             operation: "ListStackResources".into(),
             message: format!("stack {stack} has no {logical}"),
             help: Some(
@@ -165,7 +165,7 @@ pub async fn publish(
     target: &Target,
     images: &[Checked],
     overrides: &Overrides,
-) -> Result<Vec<Published>, DeployError> {
+) -> Result<Vec<Published>, AwsError> {
     let mut out = Vec::new();
     for c in images {
         let key = key_of(c);
@@ -195,7 +195,7 @@ async fn offer_online(clients: &Clients, target: &Target, job_id: &str) -> Resul
     let function = format!(
         "{}-{}",
         target.stack,
-        crate::stack::catalog::function(crate::stack::catalog::FunctionKey::OtaFetch).name
+        crate::catalog::function(crate::catalog::FunctionKey::OtaFetch).name
     );
     let event = serde_json::json!({ "offer_job": job_id });
     clients
@@ -223,7 +223,7 @@ async fn publish_one(
     job_id: &str,
     overrides: &Overrides,
     made: &mut Made,
-) -> Result<Published, DeployError> {
+) -> Result<Published, AwsError> {
     let head = clients
         .s3
         .head_object()
@@ -234,7 +234,7 @@ async fn publish_one(
     let present = match head {
         Ok(h) => h.metadata().and_then(|m| m.get("sha256")) == Some(&c.sha256),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => false,
-        Err(e) => return Err(DeployError::aws("HeadObject", &e)),
+        Err(e) => return Err(AwsError::call("HeadObject", &e)),
     };
     if !present {
         let md5 = hex_bytes(&c.md5);
@@ -253,7 +253,7 @@ async fn publish_one(
             .metadata("md5", &c.md5)
             .send()
             .await
-            .map_err(|e| DeployError::aws("PutObject", &e))?;
+            .map_err(|e| AwsError::call("PutObject", &e))?;
         made.object_version = Some(put.version_id().map(str::to_string));
     }
     let (parallel, per_minute) = overrides.get(&c.spec.name).copied().unwrap_or_default();
@@ -304,7 +304,7 @@ async fn publish_one(
         {
             false
         }
-        Err(e) => return Err(DeployError::aws("PutItem (OTA job)", &e)),
+        Err(e) => return Err(AwsError::call("PutItem (OTA job)", &e)),
     };
     let iot_job = if target.iot_jobs {
         Some(iot_job(clients, target, c, key, job_id, per_minute).await?)
@@ -350,7 +350,7 @@ async fn iot_job(
     key: &str,
     job_id: &str,
     per_minute: Option<i64>,
-) -> Result<String, DeployError> {
+) -> Result<String, AwsError> {
     use aws_sdk_iot::types::*;
     let name = thing_group(&target.stack, &c.spec.project);
     let group_arn = match clients
@@ -371,12 +371,12 @@ async fn iot_job(
                 .thing_group_name(&name)
                 .send()
                 .await
-                .map_err(|e| DeployError::aws("DescribeThingGroup", &e))?
+                .map_err(|e| AwsError::call("DescribeThingGroup", &e))?
                 .thing_group_arn()
                 .unwrap_or_default()
                 .to_string()
         }
-        Err(e) => return Err(DeployError::aws("CreateThingGroup", &e)),
+        Err(e) => return Err(AwsError::call("CreateThingGroup", &e)),
     };
     let rollout = &c.spec.rollout;
     let document = serde_json::json!({
@@ -413,10 +413,10 @@ async fn iot_job(
                         .threshold_percentage(rollout.abort_threshold_percent as f64)
                         .min_number_of_executed_things(1)
                         .build()
-                        .map_err(|e| DeployError::aws_build("CreateJob", &e))?,
+                        .map_err(|e| AwsError::build("CreateJob", &e))?,
                 )
                 .build()
-                .map_err(|e| DeployError::aws_build("CreateJob", &e))?,
+                .map_err(|e| AwsError::build("CreateJob", &e))?,
         )
         .timeout_config(
             TimeoutConfig::builder()
@@ -433,7 +433,7 @@ async fn iot_job(
         {
             Ok(job_id.to_string())
         }
-        Err(e) => Err(DeployError::aws("CreateJob", &e)),
+        Err(e) => Err(AwsError::call("CreateJob", &e)),
     }
 }
 
@@ -468,7 +468,7 @@ pub struct Listed {
 }
 
 /// Every registered job with its progress, newest first.
-pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, DeployError> {
+pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, AwsError> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -479,7 +479,7 @@ pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, Dep
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| DeployError::aws("Scan (OTA jobs)", &e))?;
+            .map_err(|e| AwsError::call("Scan (OTA jobs)", &e))?;
         items.extend(page.items().iter().cloned());
         start = page.last_evaluated_key().cloned();
         if start.is_none() {
@@ -532,7 +532,7 @@ pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, Dep
                 {
                     Some("none".into())
                 }
-                Err(e) => return Err(DeployError::aws("DescribeJob", &e)),
+                Err(e) => return Err(AwsError::call("DescribeJob", &e)),
             };
         }
     }
@@ -555,5 +555,103 @@ mod tests {
         let long = job_id(&"p".repeat(80), "1.0.0+build.7", &sha);
         assert_eq!(long.len(), MAX_JOB_ID);
         assert!(long.ends_with("-1_0_0_build_7-0123456789ab"), "{long}");
+    }
+}
+
+/// Published images as `firmware publish` and `apply` show them: one line each, and whether the
+/// nodes online now were offered the job.
+pub struct PublishedList<'a>(pub &'a [Published]);
+
+impl std::fmt::Display for PublishedList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for p in self.0 {
+            writeln!(
+                f,
+                "{} {} {} ({}, {} bytes): {}, OTA job {} {}{}",
+                p.name,
+                p.project,
+                p.version,
+                p.chip,
+                p.bytes,
+                if p.uploaded {
+                    "uploaded"
+                } else {
+                    "already in the bucket"
+                },
+                p.ota_job_id,
+                if p.registered {
+                    "registered"
+                } else {
+                    "already registered"
+                },
+                p.iot_job
+                    .as_ref()
+                    .map(|j| format!(", IoT job {j}"))
+                    .unwrap_or_default()
+            )?;
+            match (&p.offered_online, &p.offer_error) {
+                (Some(true), _) => writeln!(f, "  offered to the nodes online now")?,
+                (_, Some(why)) => writeln!(
+                    f,
+                    "  not offered to the nodes online now ({why}); they get it when they next ask"
+                )?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `firmware publish` did.
+#[derive(Debug, Serialize)]
+pub struct PublishedReport {
+    pub published: Vec<Published>,
+}
+
+impl std::fmt::Display for PublishedReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::output::nested(f, &PublishedList(&self.published))
+    }
+}
+
+/// The published images and each job's progress (`firmware list`).
+#[derive(Debug, Serialize)]
+pub struct Jobs {
+    pub jobs: Vec<Listed>,
+}
+
+impl std::fmt::Display for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.jobs.is_empty() {
+            return writeln!(f, "No firmware published.");
+        }
+        writeln!(
+            f,
+            "{:<40} {:<10} {:<10} {:<8} {:>9}  progress",
+            "OTA job", "project", "version", "state", "bytes"
+        )?;
+        for j in &self.jobs {
+            let progress: Vec<String> = j
+                .sessions
+                .iter()
+                .map(|(status, n)| format!("{n} {status}"))
+                .collect();
+            let progress = if progress.is_empty() {
+                "no node yet".to_string()
+            } else {
+                progress.join(", ")
+            };
+            let iot = j
+                .iot_job_status
+                .as_ref()
+                .map(|s| format!(" (IoT job {s})"))
+                .unwrap_or_default();
+            writeln!(
+                f,
+                "{:<40} {:<10} {:<10} {:<8} {:>9}  {progress}{iot}",
+                j.ota_job_id, j.project, j.version, j.state, j.bytes
+            )?;
+        }
+        Ok(())
     }
 }

@@ -2,6 +2,8 @@
 //! by the feature that produced them, its size and how it reaches CloudFormation, the checks and
 //! the warnings.
 
+pub mod show;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::stack::catalog::{FunctionKey, TableKey};
+use crate::catalog::{FunctionKey, TableKey};
 
 /// An rmdeploy profile: everything needed to render and deploy one IoT backend stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -421,7 +421,7 @@ impl Profile {
     pub fn produces(&self, producer: &str, variant: Variant) -> bool {
         let cognito = self.identity_provider(variant) == IdentityProvider::Cognito;
         match producer {
-            crate::stack::catalog::CORE => true,
+            crate::catalog::CORE => true,
             "identity_cognito" => cognito,
             "identity_oauth2" => !cognito,
             "identity_email" => cognito && self.identity.email,

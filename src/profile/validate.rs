@@ -3,7 +3,7 @@
 
 use super::model::*;
 use super::Issue;
-use crate::stack::catalog;
+use crate::catalog;
 
 /// Retention periods CloudWatch Logs accepts, in days.
 pub const RETENTION_DAYS: &[i64] = &[

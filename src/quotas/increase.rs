@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::{Check, Status};
+use crate::aws::AwsError;
 use crate::aws::Clients;
-use crate::deploy::DeployError;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
@@ -35,27 +35,22 @@ pub fn to_request<'a>(checks: &'a [Check], open: &[Request]) -> Vec<&'a Check> {
 }
 
 /// Open requests (pending or with a case open) of the services of these checks.
-pub async fn open_requests(
-    clients: &Clients,
-    checks: &[Check],
-) -> Result<Vec<Request>, DeployError> {
+pub async fn open_requests(clients: &Clients, checks: &[Check]) -> Result<Vec<Request>, AwsError> {
     let mut services: Vec<&str> = checks.iter().map(|c| c.service).collect();
     services.sort();
     services.dedup();
     let mut out = Vec::new();
     for service in services {
-        let mut token: Option<String> = None;
-        loop {
-            let page = clients
-                .quotas
-                .list_requested_service_quota_change_history()
-                .service_code(service)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    DeployError::aws("servicequotas:ListRequestedServiceQuotaChangeHistory", &e)
-                })?;
+        let mut pages = clients
+            .quotas
+            .list_requested_service_quota_change_history()
+            .service_code(service)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                AwsError::call("servicequotas:ListRequestedServiceQuotaChangeHistory", &e)
+            })?;
             for r in page.requested_quotas() {
                 let status = r
                     .status()
@@ -72,17 +67,13 @@ pub async fn open_requests(
                     });
                 }
             }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
         }
     }
     Ok(out)
 }
 
 /// File one increase request to the required value.
-pub async fn request(clients: &Clients, check: &Check) -> Result<Request, DeployError> {
+pub async fn request(clients: &Clients, check: &Check) -> Result<Request, AwsError> {
     let code = check.code.clone().unwrap_or_default();
     let out = clients
         .quotas
@@ -92,7 +83,7 @@ pub async fn request(clients: &Clients, check: &Check) -> Result<Request, Deploy
         .desired_value(check.required)
         .send()
         .await
-        .map_err(|e| DeployError::aws("servicequotas:RequestServiceQuotaIncrease", &e))?;
+        .map_err(|e| AwsError::call("servicequotas:RequestServiceQuotaIncrease", &e))?;
     let r = out.requested_quota();
     Ok(Request {
         id: r.and_then(|r| r.id().map(str::to_string)),

@@ -8,8 +8,8 @@ use aws_sdk_servicequotas::types::ServiceQuota;
 
 use super::requirements::{AccountValue, Requirement};
 use super::{Check, Status};
+use crate::aws::AwsError;
 use crate::aws::Clients;
-use crate::deploy::DeployError;
 
 /// A quota as Service Quotas describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ fn no_applied_value<E: std::error::Error>(err: &E) -> bool {
 }
 
 /// One quota by code: the applied value, else (no applied value) the AWS default.
-pub async fn by_code(clients: &Clients, service: &str, code: &str) -> Result<Quota, DeployError> {
+pub async fn by_code(clients: &Clients, service: &str, code: &str) -> Result<Quota, AwsError> {
     let default = clients
         .quotas
         .get_aws_default_service_quota()
@@ -46,7 +46,7 @@ pub async fn by_code(clients: &Clients, service: &str, code: &str) -> Result<Quo
         .quota_code(code)
         .send()
         .await
-        .map_err(|e| DeployError::aws("servicequotas:GetAWSDefaultServiceQuota", &e))?
+        .map_err(|e| AwsError::call("servicequotas:GetAWSDefaultServiceQuota", &e))?
         .quota
         .as_ref()
         .map(quota_of);
@@ -60,7 +60,7 @@ pub async fn by_code(clients: &Clients, service: &str, code: &str) -> Result<Quo
     {
         Ok(out) => out.quota.as_ref().map(quota_of),
         Err(err) if no_applied_value(&err) => None,
-        Err(err) => return Err(DeployError::aws("servicequotas:GetServiceQuota", &err)),
+        Err(err) => return Err(AwsError::call("servicequotas:GetServiceQuota", &err)),
     };
     let base = applied
         .clone()
@@ -83,37 +83,31 @@ pub async fn by_code(clients: &Clients, service: &str, code: &str) -> Result<Quo
 }
 
 /// Every quota of a service: the AWS defaults, with the applied values over them.
-pub async fn list(clients: &Clients, service: &str) -> Result<Vec<Quota>, DeployError> {
+pub async fn list(clients: &Clients, service: &str) -> Result<Vec<Quota>, AwsError> {
     let mut by_code: BTreeMap<String, Quota> = BTreeMap::new();
-    let mut token: Option<String> = None;
-    loop {
-        let out = clients
-            .quotas
-            .list_aws_default_service_quotas()
-            .service_code(service)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("servicequotas:ListAWSDefaultServiceQuotas", &e))?;
+    let mut defaults = clients
+        .quotas
+        .list_aws_default_service_quotas()
+        .service_code(service)
+        .into_paginator()
+        .send();
+    while let Some(page) = defaults.next().await {
+        let out =
+            page.map_err(|e| AwsError::call("servicequotas:ListAWSDefaultServiceQuotas", &e))?;
         for q in out.quotas() {
             let mut quota = quota_of(q);
             quota.default = quota.value;
             by_code.insert(quota.code.clone(), quota);
         }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
     }
-    loop {
-        let out = clients
-            .quotas
-            .list_service_quotas()
-            .service_code(service)
-            .set_next_token(token.clone())
-            .send()
-            .await
-            .map_err(|e| DeployError::aws("servicequotas:ListServiceQuotas", &e))?;
+    let mut applied = clients
+        .quotas
+        .list_service_quotas()
+        .service_code(service)
+        .into_paginator()
+        .send();
+    while let Some(page) = applied.next().await {
+        let out = page.map_err(|e| AwsError::call("servicequotas:ListServiceQuotas", &e))?;
         for q in out.quotas() {
             let applied = quota_of(q);
             let entry = by_code
@@ -121,10 +115,6 @@ pub async fn list(clients: &Clients, service: &str) -> Result<Vec<Quota>, Deploy
                 .or_insert(applied.clone());
             entry.value = applied.value.or(entry.value);
             entry.adjustable = applied.adjustable;
-        }
-        token = out.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
         }
     }
     Ok(by_code.into_values().collect())
@@ -160,13 +150,13 @@ impl AccountValues {
     }
 }
 
-async fn lambda_settings(clients: &Clients) -> Result<(Option<f64>, Option<f64>), DeployError> {
+async fn lambda_settings(clients: &Clients) -> Result<(Option<f64>, Option<f64>), AwsError> {
     let out = clients
         .lambda
         .get_account_settings()
         .send()
         .await
-        .map_err(|e| DeployError::aws("lambda:GetAccountSettings", &e))?;
+        .map_err(|e| AwsError::call("lambda:GetAccountSettings", &e))?;
     let limit = out.account_limit();
     Ok((
         limit.map(|l| l.concurrent_executions() as f64),
@@ -174,13 +164,13 @@ async fn lambda_settings(clients: &Clients) -> Result<(Option<f64>, Option<f64>)
     ))
 }
 
-async fn dynamo_limits(clients: &Clients) -> Result<[Option<f64>; 4], DeployError> {
+async fn dynamo_limits(clients: &Clients) -> Result<[Option<f64>; 4], AwsError> {
     let out = clients
         .dynamodb
         .describe_limits()
         .send()
         .await
-        .map_err(|e| DeployError::aws("dynamodb:DescribeLimits", &e))?;
+        .map_err(|e| AwsError::call("dynamodb:DescribeLimits", &e))?;
     let f = |v: Option<i64>| v.map(|v| v as f64);
     Ok([
         f(out.table_max_read_capacity_units()),
@@ -194,7 +184,7 @@ async fn dynamo_limits(clients: &Clients) -> Result<[Option<f64>; 4], DeployErro
 pub async fn check(
     clients: &Clients,
     requirements: &[Requirement],
-) -> Result<Vec<Check>, DeployError> {
+) -> Result<Vec<Check>, AwsError> {
     let wants =
         |f: fn(AccountValue) -> bool| requirements.iter().any(|r| r.account_value.is_some_and(f));
     let lambda = async {

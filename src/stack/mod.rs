@@ -1,7 +1,6 @@
 //! The stack a resolved profile describes: which tables, functions, rules and routes it holds,
 //! and the values the templates render them with.
 
-pub mod catalog;
 mod model;
 pub mod traffic;
 

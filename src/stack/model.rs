@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::catalog::{self, FunctionKey, Op, TableKey, Trigger, CORE};
+use crate::catalog::{self, FunctionKey, Op, TableKey, Trigger, CORE};
 use crate::profile::{IdentityProvider, Resolved, Variant};
 
 /// API Gateway ends integrations after this many seconds.

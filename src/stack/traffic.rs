@@ -3,7 +3,7 @@
 //! read from the bundled handlers' code (`lambdas/rainmaker/src`). The quota check derives peak
 //! rates from it and the cost estimate monthly totals; both say these assumptions.
 
-use super::catalog::{FunctionKey, TableKey};
+use crate::catalog::{FunctionKey, TableKey};
 use crate::profile::Capacity;
 
 /// Bytes in DynamoDB's write unit (1 KB) and read unit (4 KB).

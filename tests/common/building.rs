@@ -34,7 +34,7 @@ pub fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
         .env("PATH", super::lambda_build_path())
         .env(
             "RMDEPLOY_LAMBDA_TARGET",
-            rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder"),
+            rmdeploy::artifacts::build::target_dir(None).expect("a private Lambda build folder"),
         )
         .args(args)
         .timeout(std::time::Duration::from_secs(1800))

@@ -80,7 +80,8 @@ impl Moto {
             .env("PATH", super::lambda_build_path())
             .env(
                 "RMDEPLOY_LAMBDA_TARGET",
-                rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder"),
+                rmdeploy::artifacts::build::target_dir(None)
+                    .expect("a private Lambda build folder"),
             )
             .env("NO_COLOR", "1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -100,7 +101,7 @@ impl Moto {
             std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         });
         rmdeploy::aws::Clients::connect(
-            &rmdeploy::aws::AwsArgs {
+            &rmdeploy::aws::Access {
                 aws_profile: None,
                 endpoint_url: Some(self.url.clone()),
             },

@@ -16,7 +16,7 @@ pub fn built(bin: &str) -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let target =
-            rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
+            rmdeploy::artifacts::build::target_dir(None).expect("a private Lambda build folder");
         super::json_of(
             super::rmdeploy()
                 .env("PATH", super::lambda_build_path())

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::moto::Moto;
 use super::proxy::Proxy;
 use super::runtime_api::{built, start, Answer, RuntimeApi};
-use rmdeploy::stack::catalog;
+use rmdeploy::catalog;
 
 /// The stack's name in the functions' environment.
 pub const STACK: &str = "conformance";

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use rmdeploy::stack::catalog::TABLES;
+use rmdeploy::catalog::TABLES;
 
 pub type Item = HashMap<String, AttributeValue>;
 

@@ -1,0 +1,549 @@
+//! `apply` end to end: checks, budget, quota gate, build, stack settling, bootstrap, uploads,
+//! change set, confirmation, execution, termination protection, outputs, firmware.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::settle::{settle, Recovery};
+use super::{Answer, Observer, Prompter, Session};
+use crate::artifacts::build::{self, BuildError, Built};
+use crate::artifacts::store::Stored;
+use crate::aws::{Access, AwsError, Clients};
+use crate::deploy::apply::{self as steps, Action};
+use crate::deploy::bootstrap::Bootstrap;
+use crate::deploy::changeset::{self, ChangeList, Kind, PlannedChange};
+use crate::deploy::interrupt::Interrupt;
+use crate::deploy::outputs::{self, StackOutput};
+use crate::deploy::state::{self, State};
+use crate::deploy::{stacks, DeployError};
+use crate::exit::{EXIT_ATTENTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
+use crate::firmware::{self, publish};
+use crate::output::{nested, Style};
+use crate::quotas::{self, Check};
+
+/// What `apply` may do, and where it finds the Lambdas.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Deploy without asking.
+    pub yes: bool,
+    /// Recover failed stack states, wait or not for an operation under way.
+    pub recovery: Recovery,
+    pub skip_quota_check: bool,
+    pub ignore_quota: Vec<String>,
+    pub ignore_budget: bool,
+    /// Overrides the profile's `firmware.manifest`.
+    pub manifest: Option<PathBuf>,
+    pub lambdas: Lambdas,
+}
+
+/// Where the Lambda artifacts come from.
+#[derive(Debug, Clone, Default)]
+pub struct Lambdas {
+    /// Use the last build instead of building.
+    pub no_build: bool,
+    /// The bundled Lambda crates; default: `lambdas/` of the rmdeploy source tree.
+    pub sources: Option<PathBuf>,
+    /// The cargo target folder of the builds.
+    pub target: PathBuf,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum ApplyError {
+    #[error("the rendered template fails rmdeploy's checks")]
+    #[diagnostic(
+        code(rmdeploy::apply::checks),
+        help("run `rmdeploy plan` to see the findings; nothing was deployed")
+    )]
+    ChecksFailed,
+    #[error("the quota check could not be made: {0}")]
+    #[diagnostic(
+        code(rmdeploy::apply::quotas),
+        help("grant the permission named above, or deploy without the check: `rmdeploy apply --skip-quota-check`")
+    )]
+    QuotasUnreadable(quotas::CheckError),
+    #[error("there is no terminal to confirm the deployment on, and --yes was not given; the change set was deleted, nothing was deployed")]
+    #[diagnostic(
+        code(rmdeploy::apply::no_terminal),
+        help("review the changes with `rmdeploy plan`, then run `rmdeploy apply --yes`")
+    )]
+    NoTerminal,
+    #[error("stack {0} disappeared during the deployment")]
+    #[diagnostic(code(rmdeploy::apply::gone))]
+    Disappeared(String),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Images(#[from] firmware::profile::ImagesError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Deploy(#[from] DeployError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// How an `apply` ended.
+#[derive(Debug)]
+pub enum Applied {
+    /// Deployed, or nothing to change.
+    Done(Box<Report>),
+    /// The estimate is over the profile's budget (by how much): nothing was deployed.
+    OverBudget(String),
+    /// The account's quotas fall short of the profile: nothing was deployed.
+    QuotaShortfall(QuotaShortfall),
+    /// The user said no: the change set was deleted.
+    Declined,
+    /// The user stopped the run before anything changed; where.
+    Stopped(&'static str),
+    /// The user stopped the update and CloudFormation rolled it back.
+    Cancelled { stack: String, status: String },
+}
+
+impl Applied {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Applied::Done(_) => EXIT_OK,
+            Applied::OverBudget(_) | Applied::QuotaShortfall(_) => EXIT_ATTENTION,
+            Applied::Declined => EXIT_ERROR,
+            Applied::Stopped(_) | Applied::Cancelled { .. } => EXIT_INTERRUPTED,
+        }
+    }
+
+    /// What to tell the user on stderr when nothing (more) was deployed.
+    pub fn message(&self) -> Option<String> {
+        Some(match self {
+            Applied::Done(_) => return None,
+            Applied::OverBudget(over) => {
+                format!("{over}\nnot deployed: the estimate is over the budget")
+            }
+            Applied::QuotaShortfall(q) => format!(
+                "not deployed: the account's quotas fall short of the profile ({}); raise them (`rmdeploy quota-check --request-increase`), change the profile, or run with --skip-quota-check (or --ignore-quota {})",
+                q.failed.join(", "),
+                q.failed.join(",")
+            ),
+            Applied::Declined => "not deployed; the change set was deleted".into(),
+            Applied::Stopped(what) => format!("stopped: {what}"),
+            Applied::Cancelled { stack, status } => {
+                format!("the update was cancelled; stack {stack} is {status}")
+            }
+        })
+    }
+}
+
+/// The checks of a quota gate that stopped a deployment.
+#[derive(Debug, Serialize)]
+pub struct QuotaShortfall {
+    pub checks: Vec<Check>,
+    pub failed: Vec<&'static str>,
+}
+
+/// The estimated monthly cost of the stack before and after the change (`rmdeploy cost`), under
+/// the profile's capacity figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostChange {
+    pub currency: &'static str,
+    /// The deployed stack's template priced the same way; `None` for a new stack, or when the
+    /// deployed template could not be read.
+    pub before: Option<f64>,
+    pub after: f64,
+}
+
+/// A change set waiting for the user's yes, as shown before the question.
+#[derive(Debug)]
+pub struct Review<'a> {
+    pub stack: &'a str,
+    pub kind: Kind,
+    pub changes: &'a [PlannedChange],
+    pub cost: &'a CostChange,
+}
+
+/// What `apply` did.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub stack: String,
+    pub region: String,
+    pub action: Action,
+    pub status: String,
+    pub bootstrap: Bootstrap,
+    pub artifacts: Vec<Stored>,
+    pub changes: Vec<PlannedChange>,
+    /// The estimated monthly cost before and after the change.
+    pub cost: CostChange,
+    /// What was done to the stack before the deployment (leftovers removed, recovery).
+    pub recovered: Vec<String>,
+    pub notes: Vec<String>,
+    pub termination_protection: bool,
+    pub outputs: Vec<StackOutput>,
+    /// The profile's firmware images, published after the stack (`firmware.images`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub firmware: Vec<publish::Published>,
+}
+
+/// Where the progress of `apply` goes and who answers its questions.
+pub trait Ui: Observer + Prompter {
+    /// The changes about to be confirmed (shown whether or not a question follows).
+    fn review(&mut self, review: &Review<'_>);
+    /// The quota checks that stopped the deployment.
+    fn shortfall(&mut self, shortfall: &QuotaShortfall);
+}
+
+/// Deploy the session's stack.
+pub async fn apply(
+    session: &Session,
+    access: &Access,
+    options: &Options,
+    ui: &mut impl Ui,
+    interrupt: &Interrupt,
+) -> Result<Applied, ApplyError> {
+    let (resolved, rendered) = (&session.resolved, &session.rendered);
+    if !crate::plan::offline(resolved, rendered).passed() {
+        return Err(ApplyError::ChecksFailed);
+    }
+    // Firmware the profile lists is checked before anything is deployed or uploaded.
+    let images = firmware::profile::images(resolved, options.manifest.as_ref())?;
+    let estimate = crate::cost::estimate(resolved, &rendered.stack.document);
+    if let Some(over) = estimate.budget_message().filter(|_| !options.ignore_budget) {
+        return Ok(Applied::OverBudget(over));
+    }
+    let clients = session
+        .connect(access, super::Credentials::Required)
+        .await?;
+    if !options.skip_quota_check {
+        ui.step("checking the account's quotas");
+        let requirements = quotas::derive(resolved);
+        let checks = quotas::check_account(&clients, &requirements, &options.ignore_quota)
+            .await
+            .map_err(ApplyError::QuotasUnreadable)?;
+        if !quotas::passed(&checks) {
+            let failed = quotas::failed(&checks);
+            let shortfall = QuotaShortfall { checks, failed };
+            ui.shortfall(&shortfall);
+            return Ok(Applied::QuotaShortfall(shortfall));
+        }
+    }
+    let built = match artifacts(session, &options.lambdas, ui) {
+        // Ctrl-C reaches the build's cargo too, which then fails: report the stop.
+        Err(_) if interrupt.requested() => {
+            return Ok(Applied::Stopped("during the build; nothing was deployed"))
+        }
+        other => other?,
+    };
+    let stack = session.stack();
+    ui.step(&format!("reading stack {stack} in {}", session.region()));
+    let (inspection, recovered) = settle(&clients, stack, &options.recovery, ui, interrupt).await?;
+    if interrupt.requested() {
+        return Ok(Applied::Stopped("nothing was changed"));
+    }
+    let kind = match inspection.state {
+        State::Missing => Kind::Create,
+        _ => Kind::Update,
+    };
+    ui.step("preparing: bootstrap stack, artifacts, change set");
+    let prepared = steps::prepare(
+        &clients,
+        stack,
+        kind,
+        inspection.stack.as_ref(),
+        &rendered.stack,
+        &rendered.bootstrap.to_json(),
+        &built,
+    )
+    .await?;
+    for a in &prepared.artifacts {
+        let state = if a.uploaded {
+            "uploaded"
+        } else {
+            "already in the bucket"
+        };
+        ui.step(&format!("  artifact {}: {state}", a.key));
+    }
+    let cost = CostChange {
+        currency: estimate.currency,
+        before: cost_before(session, &clients, kind, ui).await,
+        after: estimate.monthly,
+    };
+    let mut report = Report {
+        stack: stack.to_string(),
+        region: session.region().to_string(),
+        action: Action::Unchanged,
+        status: inspection.status().unwrap_or("").to_string(),
+        bootstrap: prepared.bootstrap.clone(),
+        artifacts: prepared.artifacts.clone(),
+        changes: prepared.set.changes.clone(),
+        cost,
+        recovered,
+        notes: prepared.notes.clone(),
+        termination_protection: inspection.termination_protection(),
+        outputs: Vec::new(),
+        firmware: Vec::new(),
+    };
+    if !report.changes.is_empty() {
+        if let Some(stop) = confirm(
+            &clients,
+            &prepared.set,
+            &report,
+            kind,
+            options,
+            ui,
+            interrupt,
+        )
+        .await?
+        {
+            return Ok(stop);
+        }
+        ui.step(&format!("deploying stack {stack}"));
+        ui.begin(report.changes.len());
+        let outcome = steps::execute(&clients, &prepared.set, ui, interrupt).await;
+        ui.end();
+        let outcome = outcome?;
+        if outcome.cancelled {
+            return Ok(Applied::Cancelled {
+                stack: stack.to_string(),
+                status: outcome.status,
+            });
+        }
+        if !outcome.succeeded {
+            return Err(failed(stack, kind, &outcome, ui).into());
+        }
+        report.action = match kind {
+            Kind::Create => Action::Created,
+            Kind::Update => Action::Updated,
+        };
+    }
+    finish(session, &clients, &images, &mut report, ui).await?;
+    Ok(Applied::Done(Box::new(report)))
+}
+
+/// Build the Lambdas (or collect the last build with `no_build`), on a blocking thread.
+fn artifacts(
+    session: &Session,
+    lambdas: &Lambdas,
+    ui: &mut impl Ui,
+) -> Result<Vec<Built>, BuildError> {
+    let functions = crate::stack::deployed_functions(&session.resolved);
+    let arch = session.resolved.architecture;
+    if lambdas.no_build {
+        return build::collect(&lambdas.target, &functions, arch);
+    }
+    ui.step(&format!(
+        "building the bundled functions for {}",
+        arch.as_str()
+    ));
+    let sources = lambdas
+        .sources
+        .clone()
+        .unwrap_or_else(build::default_sources);
+    tokio::task::block_in_place(|| build::build(&sources, &lambdas.target, &functions, arch))
+}
+
+/// The deployed template's monthly estimate, for an update; `None` when it cannot be read.
+async fn cost_before(
+    session: &Session,
+    clients: &Clients,
+    kind: Kind,
+    ui: &mut impl Ui,
+) -> Option<f64> {
+    if kind == Kind::Create {
+        return None;
+    }
+    match stacks::template(clients, session.stack()).await {
+        Ok(Some(deployed)) => Some(crate::cost::estimate(&session.resolved, &deployed).monthly),
+        Ok(None) => None,
+        Err(e) => {
+            ui.note(&format!(
+                "the deployed template could not be read for the cost before the change: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// Show the changes and ask (unless `--yes`); what ends the run when the answer is not yes (the
+/// change set then deleted).
+async fn confirm(
+    clients: &Clients,
+    set: &changeset::ChangeSet,
+    report: &Report,
+    kind: Kind,
+    options: &Options,
+    ui: &mut impl Ui,
+    interrupt: &Interrupt,
+) -> Result<Option<Applied>, ApplyError> {
+    ui.review(&Review {
+        stack: &report.stack,
+        kind,
+        changes: &report.changes,
+        cost: &report.cost,
+    });
+    let answer = if options.yes {
+        Answer::Yes
+    } else {
+        let question = format!(
+            "Deploy {} change(s) to stack {} in {}?",
+            report.changes.len(),
+            report.stack,
+            report.region
+        );
+        ui.confirm(&question, interrupt).await
+    };
+    let stop = match answer {
+        Answer::Yes if !interrupt.requested() => return Ok(None),
+        Answer::Yes | Answer::Interrupted => {
+            Applied::Stopped("the change set was deleted, nothing was deployed")
+        }
+        Answer::No => Applied::Declined,
+        Answer::NoTerminal => {
+            changeset::discard(clients, set).await?;
+            return Err(ApplyError::NoTerminal);
+        }
+    };
+    changeset::discard(clients, set).await?;
+    Ok(Some(stop))
+}
+
+fn failed(
+    stack: &str,
+    kind: Kind,
+    outcome: &crate::deploy::watch::Outcome,
+    ui: &mut impl Ui,
+) -> DeployError {
+    if let Some(f) = &outcome.failure {
+        ui.failure(&format!("{f}"));
+    }
+    DeployError::OperationFailed {
+        operation: match kind {
+            Kind::Create => "creation".into(),
+            Kind::Update => "update".into(),
+        },
+        stack: stack.to_string(),
+        status: outcome.status.clone(),
+        cause: outcome
+            .failure
+            .as_ref()
+            .map(|f| format!(": {f}"))
+            .unwrap_or_default(),
+        help: Some(match kind {
+            Kind::Create => "fix the cause named above and run `rmdeploy apply --yes` again: it deletes the rolled-back stack and creates it anew".into(),
+            Kind::Update => "the stack was rolled back to its previous state; fix the cause named above and run `rmdeploy apply` again".into(),
+        }),
+    }
+}
+
+/// After the change set: termination protection as the profile says, the outputs, the
+/// profile's firmware.
+async fn finish(
+    session: &Session,
+    clients: &Clients,
+    images: &[firmware::manifest::Checked],
+    report: &mut Report,
+    ui: &mut impl Ui,
+) -> Result<(), ApplyError> {
+    let stack = session.stack();
+    let current = stacks::describe(clients, stack)
+        .await?
+        .ok_or_else(|| ApplyError::Disappeared(stack.to_string()))?;
+    let protect = session.resolved.profile.termination_protection;
+    if state::set_termination_protection(clients, &current, protect).await? {
+        let state = if protect { "on" } else { "off" };
+        ui.step(&format!("termination protection turned {state}"));
+    }
+    report.termination_protection = protect;
+    report.status = stacks::status(&current).to_string();
+    report.outputs = outputs::read(clients, &current, &session.rendered.stack).await?;
+    if !images.is_empty() {
+        let iot_jobs = session.resolved.profile.firmware.iot_jobs;
+        let target = publish::target(clients, stack, iot_jobs).await?;
+        ui.step(&format!("publishing {} firmware image(s)", images.len()));
+        let overrides = firmware::profile::overrides(&session.resolved);
+        report.firmware = publish::publish(clients, &target, images, &overrides).await?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Review<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        let what = match self.kind {
+            Kind::Create => format!("stack {} (new)", self.stack),
+            Kind::Update => format!("stack {}", self.stack),
+        };
+        writeln!(f, "{} {what}", s.bold("Changes:"))?;
+        nested(f, &ChangeList(self.changes))?;
+        let money = |v: f64| crate::cost::money(self.cost.currency, v);
+        let before = match (self.kind, self.cost.before) {
+            (Kind::Create, _) => money(0.0),
+            (_, Some(v)) => money(v),
+            (_, None) => "unknown".into(),
+        };
+        writeln!(
+            f,
+            "  {} {before} a month before, {} after (`rmdeploy cost` for the lines and assumptions)",
+            s.bold("Estimated cost:"),
+            money(self.cost.after)
+        )?;
+        writeln!(f)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Style::of(f);
+        for note in &self.recovered {
+            writeln!(f, "{} {note}", s.dim("recovered:"))?;
+        }
+        let uploaded = self.artifacts.iter().filter(|a| a.uploaded).count();
+        writeln!(
+            f,
+            "{} {} uploaded, {} already in {}",
+            s.bold("Artifacts:"),
+            uploaded,
+            self.artifacts.len() - uploaded,
+            self.bootstrap.bucket
+        )?;
+        match self.action {
+            Action::Unchanged => writeln!(
+                f,
+                "{} stack {} ({}): {}",
+                s.bold("Result:"),
+                self.stack,
+                self.status,
+                s.green("No changes.")
+            )?,
+            action => writeln!(
+                f,
+                "{} stack {} {} in {}: {} ({} changes)",
+                s.bold("Result:"),
+                self.stack,
+                match action {
+                    Action::Created => "created",
+                    _ => "updated",
+                },
+                self.region,
+                s.green(&self.status),
+                self.changes.len()
+            )?,
+        }
+        for note in &self.notes {
+            writeln!(f, "  {} {note}", s.dim("note:"))?;
+        }
+        let protection = if self.termination_protection {
+            "on"
+        } else {
+            "off"
+        };
+        writeln!(f, "  termination protection {protection}")?;
+        writeln!(f, "{}", s.bold("Outputs:"))?;
+        nested(f, &outputs::OutputList(&self.outputs))?;
+        if !self.firmware.is_empty() {
+            writeln!(f, "{}", s.bold("Firmware:"))?;
+            nested(f, &publish::PublishedList(&self.firmware))?;
+        }
+        Ok(())
+    }
+}
