@@ -1,15 +1,17 @@
 //! `rmdeploy render`: print the rendered root template, or write every template.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use miette::{Context, IntoDiagnostic};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::args::{ProfileArgs, TemplateArgs};
 use crate::exit::EXIT_OK;
-use crate::output::{print_json, OutputFormat};
-use crate::render::{self, Rendered, Template};
+use crate::output::{emit, OutputFormat};
+use crate::render::{Rendered, Template};
 
 /// Render the CloudFormation for a profile. Prints the root template to stdout (YAML, or JSON
 /// with `--output json`); `--out DIR` writes every template and a parameters file instead.
@@ -25,26 +27,47 @@ pub struct Args {
 }
 
 pub fn run(args: Args, output: OutputFormat) -> miette::Result<ExitCode> {
-    let resolved = args.profile.load()?;
-    let rendered = render::render(&resolved, args.templates.templates.as_deref())?;
+    let session = args.templates.session(&args.profile)?;
     match &args.out {
-        None => match output {
-            OutputFormat::Json => print_json(&rendered.stack.document),
-            OutputFormat::Human => print!("{}", rendered.stack.to_yaml()),
-        },
-        Some(dir) => {
-            let written = write_all(dir, &rendered, output)?;
-            match output {
-                OutputFormat::Json => print_json(&json!({ "written": written })),
-                OutputFormat::Human => {
-                    for path in written {
-                        println!("{path}");
-                    }
-                }
-            }
-        }
+        None => emit(output, &Root(&session.rendered.stack)),
+        Some(dir) => emit(
+            output,
+            &Written {
+                written: write_all(dir, &session.rendered, output)?,
+            },
+        ),
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The root template: YAML, or its JSON document.
+struct Root<'a>(&'a Template);
+
+impl Serialize for Root<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.document.serialize(s)
+    }
+}
+
+impl fmt::Display for Root<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.to_yaml())
+    }
+}
+
+/// The files `--out` wrote.
+#[derive(Serialize)]
+struct Written {
+    written: Vec<String>,
+}
+
+impl fmt::Display for Written {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for path in &self.written {
+            writeln!(f, "{path}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Write the templates (YAML, or JSON with `--output json`) and `parameters.json`.
