@@ -890,3 +890,73 @@ fn authorizers_cache_briefly_and_waf_guards_the_shipped_stacks() {
         }
     }
 }
+
+/// What Lambda itself sets, or tests set: read by the code, never by the template.
+const PLATFORM_ENV: [&str; 3] = ["AWS_REGION", "AWS_ENDPOINT_URL", "AWS_LAMBDA_FUNCTION_NAME"];
+
+#[test]
+fn each_function_is_given_exactly_the_environment_its_code_reads() {
+    let src = common::root().join("lambdas/rainmaker/src");
+    let mut checked = 0;
+    let mut ever_given: std::collections::BTreeMap<&str, BTreeSet<String>> = Default::default();
+    for (name, _, docs) in rendered() {
+        let doc = &docs[0];
+        for f in catalog::FUNCTIONS.iter().filter(|f| f.bundled()) {
+            let Some(function) = doc["Resources"].get(format!("{}Function", f.prefix)) else {
+                continue;
+            };
+            let given: BTreeSet<String> = function["Properties"]["Environment"]["Variables"]
+                .as_object()
+                .map(|v| v.keys().cloned().collect())
+                .unwrap_or_default();
+            let (required, optional) = common::code_calls::env_reads(&src, f.code.1);
+            let missing: Vec<&String> = required.difference(&given).collect();
+            assert!(
+                missing.is_empty(),
+                "{name}: {} reads {missing:?}, which the template does not set",
+                f.name
+            );
+            let unread: Vec<&String> = given
+                .iter()
+                .filter(|v| !required.contains(*v) && !optional.contains(*v))
+                .collect();
+            assert!(
+                unread.is_empty(),
+                "{name}: the template gives {} {unread:?}, which its code never reads",
+                f.name
+            );
+            ever_given.entry(f.name).or_default().extend(given);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} functions were checked");
+    // An optional read no profile ever sets is dead code, or a variable the template forgot.
+    for f in catalog::FUNCTIONS.iter().filter(|f| f.bundled()) {
+        let (_, optional) = common::code_calls::env_reads(&src, f.code.1);
+        let given = ever_given.get(f.name).cloned().unwrap_or_default();
+        let never: Vec<&String> = optional
+            .iter()
+            .filter(|v| !PLATFORM_ENV.contains(&v.as_str()) && !given.contains(*v))
+            .collect();
+        assert!(
+            never.is_empty(),
+            "{} reads {never:?}, which no rendered profile gives it",
+            f.name
+        );
+    }
+}
+
+#[test]
+fn the_environment_reader_sees_library_reads_only_for_callers() {
+    let src = common::root().join("lambdas/rainmaker/src");
+    let (required, _) = common::code_calls::env_reads(&src, "cmd-resp");
+    assert!(required.contains("IOT_DATA_ENDPOINT"), "{required:?}");
+    assert!(required.contains("TABLE_NODE_PARAMS"), "{required:?}");
+    let (required, optional) = common::code_calls::env_reads(&src, "node-config");
+    assert!(!required.contains("IOT_DATA_ENDPOINT"), "{required:?}");
+    assert_eq!(
+        required.into_iter().collect::<Vec<_>>(),
+        vec!["TABLE_NODES".to_string()]
+    );
+    assert!(optional.contains("RUST_LOG"), "{optional:?}");
+}

@@ -45,7 +45,7 @@ pub struct IdentityModel {
     /// The producer name of identity resources: `identity_cognito`, `identity_email`, ...
     pub feature: &'static str,
     /// The claim listing a user's groups, and the admin group's exact name (`GROUPS_CLAIM`,
-    /// `ADMIN_GROUP` of the api and authorizer functions).
+    /// `ADMIN_GROUP` of the api function; the authorizer passes groups on, the api decides).
     pub groups_claim: String,
     pub admin_group: String,
     /// `AuthorizerResultTtlInSeconds`, at most 60.
@@ -267,16 +267,12 @@ fn function_model(
     let mut access: Vec<(TableKey, &[Op])> = f.tables.to_vec();
     access.retain(|(k, _)| deployed_table(*k));
 
-    let mut env: Vec<(String, String)> = vec![
-        (
-            "RUST_LOG".into(),
-            json!(p.lambda.log_level.as_str()).to_string(),
-        ),
-        (
-            "STACK_NAME".into(),
-            json!({"Ref": "AWS::StackName"}).to_string(),
-        ),
-    ];
+    // Exactly what the function's code reads (tests/security.rs
+    // `each_function_is_given_exactly_the_environment_its_code_reads`).
+    let mut env: Vec<(String, String)> = vec![(
+        "RUST_LOG".into(),
+        json!(p.lambda.log_level.as_str()).to_string(),
+    )];
     for (k, _) in &access {
         let t = catalog::table(*k);
         env.push((
@@ -318,8 +314,11 @@ fn function_model(
     }
     // the user-admin function runs the placeholder, which manages no user
     let manages_users = f.key == FunctionKey::UserAdmin && cognito && f.bundled();
-    if (f.key == FunctionKey::Auth || manages_users) && cognito {
+    // Sign-up and login name the app client only; managing users needs the pool.
+    if manages_users {
         env.push(reference("USER_POOL_ID", json!({"Ref": "UserPool"})));
+    }
+    if (f.key == FunctionKey::Auth || manages_users) && cognito {
         env.push(reference(
             "USER_POOL_CLIENT_ID",
             json!({"Ref": "UserPoolClient"}),

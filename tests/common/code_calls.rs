@@ -56,7 +56,7 @@ const OTHERS: &[(&str, &str)] = &[
     (".list_users()", "cognito-idp:ListUsers"),
 ];
 
-fn code_of(path: &Path) -> String {
+pub fn code_of(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     match text.find("#[cfg(test)]") {
         Some(i) => text[..i].to_string(),
@@ -320,4 +320,111 @@ pub fn calls(src: &Path, bin: &str) -> BTreeSet<Call> {
         }
     }
     out
+}
+
+/// The environment variables a binary's code reads: (required, optional). Required: the literal
+/// of `runtime::table("X")`, `runtime::required("X")` or `one_table_function!("X", ...)`;
+/// optional: of `runtime::optional("X")` or `std::env::var("X")`. A read in the binary's own file
+/// always counts; one in a library function counts when that function is called in a file the
+/// binary reaches (so `runtime::iot_data` reads `IOT_DATA_ENDPOINT` only for its callers).
+pub fn env_reads(src: &Path, bin: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let files = reached(src, bin);
+    let mut texts: Vec<String> = files.iter().map(|f| code_of(f)).collect();
+    // The body of an exported macro the binary calls (`one_table_function!`) is the binary's
+    // own code: it is expanded there.
+    let mut roots = vec![0];
+    for file in std::fs::read_dir(src).expect("the crate's src").flatten() {
+        let text = code_of(&file.path());
+        for (i, _) in text.match_indices("macro_rules! ") {
+            let name: String = text[i + 13..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if texts[0].contains(&format!("{name}!(")) {
+                let body = &text[i..];
+                let end = body.find("\n}\n").map_or(body.len(), |e| e + 3);
+                let body = body[..end].replace("$crate::", "crate::");
+                for module in named_modules(&body, &file.path(), src) {
+                    if !files.contains(&module) {
+                        texts.push(code_of(&module));
+                    }
+                }
+                roots.push(texts.len());
+                texts.push(body);
+            }
+        }
+    }
+    // Whether `name` runs: called from the binary's file, or from a function that runs.
+    fn runs(name: &str, texts: &[String], roots: &[usize], seen: &mut BTreeSet<String>) -> bool {
+        if !seen.insert(name.to_string()) {
+            return false;
+        }
+        let call = format!("{name}(");
+        texts.iter().enumerate().any(|(i, text)| {
+            text.match_indices(&call).any(|(at, _)| {
+                let before = &text[..at];
+                let word_start = !before
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+                if !word_start || before.ends_with("fn ") {
+                    return false;
+                }
+                roots.contains(&i) || runs(&enclosing_fn(text, at), texts, roots, seen)
+            })
+        })
+    }
+    let called = |name: &str| runs(name, &texts, &roots, &mut BTreeSet::new());
+    let (mut required, mut optional) = (BTreeSet::new(), BTreeSet::new());
+    let patterns: [(&str, bool); 6] = [
+        ("table(", true),
+        ("required(", true),
+        ("one_table_function!(", true),
+        ("optional(", false),
+        ("var(", false),
+        ("var_os(", false),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        for (pattern, is_required) in patterns {
+            for (at, _) in text.match_indices(pattern) {
+                // The literal may follow on the next line.
+                let Some(rest) = text[at + pattern.len()..].trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let name = &rest[..rest.find('"').unwrap_or(0)];
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                {
+                    continue;
+                }
+                // In a library file: only when the enclosing function runs.
+                if !roots.contains(&i) && !called(&enclosing_fn(text, at)) {
+                    continue;
+                }
+                if is_required {
+                    required.insert(name.to_string());
+                } else {
+                    optional.insert(name.to_string());
+                }
+            }
+        }
+    }
+    optional.retain(|v| !required.contains(v));
+    (required, optional)
+}
+
+/// The name of the function whose body holds byte `at` of `text` (the last `fn` before it).
+fn enclosing_fn(text: &str, at: usize) -> String {
+    text[..at]
+        .rmatch_indices("fn ")
+        .next()
+        .map(|(f, _)| {
+            let after = &text[f + 3..];
+            after[..after.find(['(', '<']).unwrap_or(0)]
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
 }
