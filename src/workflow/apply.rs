@@ -547,3 +547,133 @@ impl fmt::Display for Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{emit_to, OutputFormat};
+
+    fn change(action: &str, id: &str, kind: &str) -> PlannedChange {
+        PlannedChange {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: kind.into(),
+            replacement: (action == "Modify").then(|| "True".into()),
+            changed: if action == "Modify" {
+                vec!["Properties".into()]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn human<T: Serialize + fmt::Display>(value: &T) -> String {
+        let mut out = Vec::new();
+        emit_to(&mut out, OutputFormat::Human, value, false).expect("writes");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn the_review_before_the_question_lists_changes_and_the_cost_either_side() {
+        let changes = [
+            change("Add", "ApiFunction", "AWS::Lambda::Function"),
+            change("Modify", "NodesTable", "AWS::DynamoDB::Table"),
+        ];
+        let cost = CostChange {
+            currency: "USD",
+            before: Some(1200.0),
+            after: 1450.0,
+        };
+        let review = Review {
+            stack: "rainmaker",
+            kind: Kind::Update,
+            changes: &changes,
+            cost: &cost,
+        };
+        let shown = format!("{review}");
+        assert_eq!(
+            shown,
+            "Changes: stack rainmaker\n  2 changes: 1 to add, 1 to modify, 0 to remove\n  \
+             + Add    ApiFunction  AWS::Lambda::Function\n  \
+             ~ Modify NodesTable   AWS::DynamoDB::Table  replacement: True (Properties)\n  \
+             Estimated cost: $1,200 a month before, $1,450 after (`rmdeploy cost` for the lines and assumptions)\n\n"
+        );
+        let new = Review {
+            kind: Kind::Create,
+            ..review
+        };
+        assert!(format!("{new}").contains("stack rainmaker (new)"));
+        assert!(format!("{new}").contains("$0 a month before"));
+    }
+
+    #[test]
+    fn the_report_names_the_result_outputs_and_what_was_recovered() {
+        let report = Report {
+            stack: "rainmaker".into(),
+            region: "eu-west-1".into(),
+            action: Action::Created,
+            status: "CREATE_COMPLETE".into(),
+            bootstrap: Bootstrap {
+                stack: "rmdeploy-bootstrap".into(),
+                region: "eu-west-1".into(),
+                action: "unchanged",
+                status: "CREATE_COMPLETE".into(),
+                bucket: "artifacts-1".into(),
+            },
+            artifacts: vec![Stored {
+                key: "lambda/api/abc.zip".into(),
+                bytes: 10,
+                uploaded: true,
+            }],
+            changes: vec![change("Add", "ApiFunction", "AWS::Lambda::Function")],
+            cost: CostChange {
+                currency: "USD",
+                before: None,
+                after: 10.0,
+            },
+            recovered: vec!["removed a leftover REVIEW_IN_PROGRESS stack".into()],
+            notes: Vec::new(),
+            termination_protection: true,
+            outputs: vec![StackOutput {
+                key: "ApiUrl".into(),
+                value: "https://api.example".into(),
+                description: None,
+            }],
+            firmware: Vec::new(),
+        };
+        assert_eq!(
+            human(&report),
+            "recovered: removed a leftover REVIEW_IN_PROGRESS stack\n\
+             Artifacts: 1 uploaded, 0 already in artifacts-1\n\
+             Result: stack rainmaker created in eu-west-1: CREATE_COMPLETE (1 changes)\n  \
+             termination protection on\nOutputs:\n  ApiUrl  https://api.example\n"
+        );
+        let mut out = Vec::new();
+        emit_to(&mut out, OutputFormat::Json, &report, true).expect("writes");
+        let json: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(json["action"], "created");
+        assert!(json.get("firmware").is_none(), "no firmware: no key");
+    }
+
+    #[test]
+    fn every_way_apply_ends_has_its_exit_status() {
+        assert_eq!(Applied::Declined.exit_code(), EXIT_ERROR);
+        assert_eq!(
+            Applied::OverBudget("over".into()).exit_code(),
+            EXIT_ATTENTION
+        );
+        assert_eq!(Applied::Stopped("x").exit_code(), EXIT_INTERRUPTED);
+        assert_eq!(
+            Applied::Stopped("nothing was changed").message().as_deref(),
+            Some("stopped: nothing was changed")
+        );
+        let shortfall = Applied::QuotaShortfall(QuotaShortfall {
+            checks: Vec::new(),
+            failed: vec!["Q001", "Q004"],
+        });
+        assert_eq!(shortfall.exit_code(), EXIT_ATTENTION);
+        assert!(shortfall
+            .message()
+            .is_some_and(|m| m.contains("(Q001, Q004)") && m.contains("--ignore-quota Q001,Q004")));
+    }
+}
