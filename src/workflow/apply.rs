@@ -603,7 +603,7 @@ mod tests {
             ..review
         };
         assert!(format!("{new}").contains("stack rainmaker (new)"));
-        assert!(format!("{new}").contains("$0 a month before"));
+        assert!(format!("{new}").contains("$0.00 a month before"));
     }
 
     #[test]
