@@ -61,6 +61,7 @@ fn moto_clients(moto: &common::moto::Moto) -> (tokio::runtime::Runtime, Clients)
     let args = Access {
         aws_profile: None,
         endpoint_url: Some(moto.url.clone()),
+        credentials: None,
     };
     let clients = rt.block_on(Clients::connect(&args, "eu-west-1"));
     (rt, clients)

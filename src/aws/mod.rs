@@ -21,6 +21,8 @@ pub struct Access {
     pub aws_profile: Option<String>,
     /// Send every AWS call to this endpoint, for example a local emulator.
     pub endpoint_url: Option<String>,
+    /// Use these credentials instead of the standard chain (an emulator's test keys).
+    pub credentials: Option<aws_credential_types::Credentials>,
 }
 
 impl Access {
@@ -92,6 +94,9 @@ impl Clients {
         }
         if let Some(url) = &args.endpoint_url {
             loader = loader.endpoint_url(url);
+        }
+        if let Some(credentials) = &args.credentials {
+            loader = loader.credentials_provider(credentials.clone());
         }
         let config = loader.load().await;
         // A custom endpoint (an emulator on loopback) cannot serve virtual-hosted bucket names.

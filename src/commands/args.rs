@@ -52,6 +52,7 @@ impl AwsArgs {
         Access {
             aws_profile: self.aws_profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
+            credentials: None,
         }
     }
 

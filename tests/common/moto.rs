@@ -104,6 +104,7 @@ impl Moto {
             &rmdeploy::aws::Access {
                 aws_profile: None,
                 endpoint_url: Some(self.url.clone()),
+                credentials: None,
             },
             region,
         )
