@@ -24,6 +24,7 @@ pub mod settings;
 pub mod stack;
 pub mod suggest;
 pub mod workflow;
+pub mod yaml;
 
 #[cfg(test)]
 mod layering;

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::image::{self, Image};
-use crate::profile::text::{self, NotText};
-use crate::profile::{problems_at, yaml_problem, Issue, ProfileProblem, Source, MANIFEST_CODE};
+use crate::yaml::text::{self, NotText};
+use crate::yaml::{
+    problems_at, yaml_problem, Issue, Problem as ProfileProblem, Source, MANIFEST_CODE,
+};
 
 /// Where the manifest is unless `--manifest` says otherwise.
 pub const DEFAULT_PATH: &str = "device-fw/manifest.yaml";
