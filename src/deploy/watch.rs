@@ -57,6 +57,16 @@ pub struct Outcome {
     pub events: usize,
 }
 
+impl Outcome {
+    /// `: <the earliest failure>`, or empty: the tail of a message about the operation.
+    pub fn cause(&self) -> String {
+        self.failure
+            .as_ref()
+            .map(|f| format!(": {f}"))
+            .unwrap_or_default()
+    }
+}
+
 /// How long a stack may read REVIEW_IN_PROGRESS after ExecuteChangeSet before rmdeploy stops
 /// waiting (CloudFormation starts an execution within seconds).
 const NOT_STARTED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);

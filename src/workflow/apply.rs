@@ -423,11 +423,7 @@ fn failed(
         },
         stack: stack.to_string(),
         status: outcome.status.clone(),
-        cause: outcome
-            .failure
-            .as_ref()
-            .map(|f| format!(": {f}"))
-            .unwrap_or_default(),
+        cause: outcome.cause(),
         help: Some(match kind {
             Kind::Create => "fix the cause named above and run `rmdeploy apply --yes` again: it deletes the rolled-back stack and creates it anew".into(),
             Kind::Update => "the stack was rolled back to its previous state; fix the cause named above and run `rmdeploy apply` again".into(),

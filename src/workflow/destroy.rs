@@ -155,8 +155,8 @@ pub async fn destroy(
         return Err(DeployError::OperationFailed {
             operation: "deletion".into(),
             stack: stack.to_string(),
+            cause: outcome.cause(),
             status: outcome.status,
-            cause: outcome.failure.map(|f| format!(": {f}")).unwrap_or_default(),
             help: Some("fix the cause (often a bucket that still holds objects it may not delete), or keep that resource: `rmdeploy destroy --retain <LogicalId>`".into()),
         }
         .into());

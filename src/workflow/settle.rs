@@ -162,11 +162,7 @@ fn failed_recovery(
         operation: what.into(),
         stack: stack.into(),
         status: outcome.status.clone(),
-        cause: outcome
-            .failure
-            .as_ref()
-            .map(|f| format!(": {f}"))
-            .unwrap_or_default(),
+        cause: outcome.cause(),
         help,
     }
 }
