@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use rmdeploy::artifacts::{elf, package, store, ArtifactError};
-use rmdeploy::aws::{AwsArgs, Clients};
+use rmdeploy::aws::Clients;
 use rmdeploy::profile::Architecture;
 
 /// Compile a C program with the machine's gcc and return the executable's bytes.
@@ -54,15 +54,8 @@ fn executables_are_checked_for_architecture_and_glibc() {
 }
 
 fn moto_clients(moto: &common::moto::Moto) -> (tokio::runtime::Runtime, Clients) {
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let args = AwsArgs {
-        aws_profile: None,
-        endpoint_url: Some(moto.url.clone()),
-    };
-    let clients = rt.block_on(Clients::connect(&args, "eu-west-1"));
+    let clients = rt.block_on(moto.clients("eu-west-1"));
     (rt, clients)
 }
 

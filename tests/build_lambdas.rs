@@ -24,6 +24,8 @@ fn build(profile: &str, path: &str) -> Value {
 
 #[test]
 fn bundled_functions_build_for_each_architecture() {
+    // One build at a time in the shared Lambda target folder, whichever test starts it.
+    let _build = common::building::build_lock();
     let path = common::lambda_build_path();
     for (profile, arch) in [
         ("dev", Architecture::Arm64),

@@ -1,17 +1,35 @@
 //! cargo-lambda missing from PATH: rmdeploy installs it from PyPI into its own virtualenv and
-//! runs it from there. (Alone in this test binary: it changes the process environment.)
+//! runs it from there.
 
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
 fn a_missing_cargo_lambda_is_installed_from_pypi() {
+    // rmdeploy reads PATH and RMDEPLOY_TOOLS from its process environment: the test runs in a
+    // process of its own with both set, the other tests' environment untouched.
     let tools = tempfile::tempdir().unwrap();
     // PATH with cargo and python3 but without any virtualenv that holds cargo-lambda.
     let path: Vec<_> = std::env::split_paths(&std::env::var_os("PATH").unwrap())
         .filter(|p| !p.join("cargo-lambda").exists())
         .collect();
-    std::env::set_var("PATH", std::env::join_paths(&path).unwrap());
-    std::env::set_var("RMDEPLOY_TOOLS", tools.path());
+    let path = std::env::join_paths(&path).unwrap();
+    if common::in_own_process(
+        concat!(
+            module_path!(),
+            "::a_missing_cargo_lambda_is_installed_from_pypi"
+        ),
+        &[
+            ("PATH", path.as_os_str()),
+            ("RMDEPLOY_TOOLS", tools.path().as_os_str()),
+        ],
+    ) {
+        return;
+    }
+    // In the test's own process: the folder its parent made.
+    let tools = PathBuf::from(std::env::var_os("RMDEPLOY_TOOLS").unwrap());
     let found = Command::new("cargo")
         .args(["lambda", "--version"])
         .output()
@@ -20,7 +38,7 @@ fn a_missing_cargo_lambda_is_installed_from_pypi() {
     assert!(!found, "this test needs a PATH without cargo-lambda");
 
     let with_tool = rmdeploy::artifacts::tool::cargo_lambda_path().expect("installs");
-    assert!(tools.path().join("bin/cargo-lambda").is_file());
+    assert!(tools.join("bin/cargo-lambda").is_file());
     let out = Command::new("cargo")
         .args(["lambda", "--version"])
         .env("PATH", &with_tool)
@@ -32,12 +50,12 @@ fn a_missing_cargo_lambda_is_installed_from_pypi() {
     assert!(version.contains(pinned), "{version}");
 
     // Found the second time, not installed again.
-    let before = std::fs::metadata(tools.path().join("bin/cargo-lambda"))
+    let before = std::fs::metadata(tools.join("bin/cargo-lambda"))
         .unwrap()
         .modified()
         .unwrap();
     rmdeploy::artifacts::tool::cargo_lambda_path().unwrap();
-    let after = std::fs::metadata(tools.path().join("bin/cargo-lambda"))
+    let after = std::fs::metadata(tools.join("bin/cargo-lambda"))
         .unwrap()
         .modified()
         .unwrap();

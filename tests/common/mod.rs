@@ -12,6 +12,7 @@ pub mod runtime_api;
 pub mod stack_cloud;
 pub mod tables;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -108,4 +109,33 @@ pub fn json_of(cmd: &mut assert_cmd::Command) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+/// Set in a child process of [`in_own_process`] to the name of the test it runs.
+const OWN_PROCESS: &str = "RMDEPLOY_TEST_OWN_PROCESS";
+
+/// For a test that needs a process environment of its own: every test of a binary shares one, and
+/// changing it while others run is a race. In the test binary, runs the test `path`
+/// (`concat!(module_path!(), "::<name>")`) again in a child process of the binary with `env`
+/// added to its environment, checks that it passed and returns true: the test is done. In that
+/// child, returns false: the test goes on, in its own environment.
+pub fn in_own_process(path: &str, env: &[(&str, &OsStr)]) -> bool {
+    // The harness names a test by its path without the crate.
+    let name = path.split_once("::").map_or(path, |(_, rest)| rest);
+    if std::env::var_os(OWN_PROCESS).is_some_and(|v| v == name) {
+        return false;
+    }
+    let out = Command::new(std::env::current_exe().expect("the test binary"))
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(OWN_PROCESS, name)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name}, in a process of its own:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
 }

@@ -92,21 +92,38 @@ impl Moto {
         cmd
     }
 
-    /// rmdeploy's own clients for this emulator in `region` (test credentials).
+    /// rmdeploy's own clients for this emulator in `region`, as `Clients::connect` makes them for
+    /// `--endpoint-url` (its retries, timeouts and path-style S3), with the test credentials given
+    /// to the SDK rather than set in the process environment, which every test of the binary
+    /// shares.
     pub async fn clients(&self, region: &str) -> rmdeploy::aws::Clients {
-        static CREDENTIALS: std::sync::Once = std::sync::Once::new();
-        CREDENTIALS.call_once(|| {
-            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        });
-        rmdeploy::aws::Clients::connect(
-            &rmdeploy::aws::AwsArgs {
-                aws_profile: None,
-                endpoint_url: Some(self.url.clone()),
-            },
-            region,
-        )
-        .await
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(rmdeploy::aws::max_attempts()),
+            )
+            .timeout_config(rmdeploy::aws::timeouts())
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
+        rmdeploy::aws::Clients {
+            region: region.to_string(),
+            cfn: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            iot: aws_sdk_iot::Client::new(&config),
+            quotas: aws_sdk_servicequotas::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            poll: rmdeploy::deploy::poll_interval(),
+            config,
+        }
     }
 
     /// A CloudFormation client of the emulator for `region`, with the runtime it runs on.
