@@ -6,7 +6,10 @@
 //! in with tokens of this test's own OAuth2 issuer (the OAuth2 path: no `login2`), signed ES256
 //! and checked by the authorizer against the issuer's JWKS served here.
 
-mod common;
+// Until these move to the Lambda crate: alone in their binaries, where no build replaces the
+// bootstraps they run.
+#[path = "suite/support/mod.rs"]
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -14,11 +17,11 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::moto::Moto;
+use crate::support::proxy::Proxy;
+use crate::support::runtime_api::{built, start, Answer, RuntimeApi};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use common::moto::Moto;
-use common::proxy::Proxy;
-use common::runtime_api::{built, start, Answer, RuntimeApi};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rmdeploy::stack::catalog::ROUTES;
@@ -281,8 +284,8 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
     let proxy = Proxy::start(&moto.url);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(async {
-        let db = aws_sdk_dynamodb::Client::new(&common::tables::config(&moto.url).await);
-        common::tables::stack_tables(&db).await;
+        let db = aws_sdk_dynamodb::Client::new(&crate::support::tables::config(&moto.url).await);
+        crate::support::tables::stack_tables(&db).await;
         db
     });
     let (authorizer_rt, api_rt) = (RuntimeApi::start(), RuntimeApi::start());
@@ -328,7 +331,7 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
 
     // The client, with a custom profile for this deployment and the issuer's tokens.
     let cli = Cli {
-        bin: common::python_tool_set("rainmaker-cli").join("esp-rainmaker-cli"),
+        bin: crate::support::python_tool_set("rainmaker-cli").join("esp-rainmaker-cli"),
         home: tempfile::tempdir().unwrap(),
     };
     let (ok, out) = cli.run(&["profile", "add", "private", "--base-url", &base]);

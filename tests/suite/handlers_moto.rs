@@ -2,18 +2,16 @@
 //! them: what a device's messages store, and that a repeated (QoS 1) or older delivery changes
 //! nothing.
 
-mod common;
-
+use crate::support::moto::Moto;
+use crate::support::tables::{items, s, stack_tables};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use common::moto::Moto;
-use common::tables::{items, s, stack_tables};
 use rmdeploy_lambdas::event::{mapping_message, node_message, rule_output};
 use rmdeploy_lambdas::{api, mapping, node_config, ota_status, params, ts_ingest};
 use serde_json::{json, Value};
 
 async fn client(moto: &Moto) -> Client {
-    let db = Client::new(&common::tables::config(&moto.url).await);
+    let db = Client::new(&crate::support::tables::config(&moto.url).await);
     stack_tables(&db).await;
     db
 }
@@ -318,7 +316,7 @@ async fn user_node_mapping_confirms_when_both_sides_agree_within_a_minute() {
 async fn a_forged_mapping_is_refused_and_a_new_owner_replaces_the_old() {
     use rmdeploy_lambdas::mapping::{AppRequest, Tables};
     let moto = Moto::start();
-    let config = common::tables::config(&moto.url).await;
+    let config = crate::support::tables::config(&moto.url).await;
     let db = Client::new(&config);
     stack_tables(&db).await;
     let t = Tables {

@@ -1,8 +1,6 @@
 //! Each feature toggle and identity option adds or removes exactly its own resources: the
 //! resources labelled with it, and nothing else.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use rmdeploy::plan;
@@ -81,7 +79,7 @@ fn each_toggle_adds_exactly_its_resources_to_a_small_stack() {
 
 #[test]
 fn each_toggle_removes_exactly_its_resources_from_a_full_stack() {
-    let (full, source) = base(&common::fixture("all-features.yaml"));
+    let (full, source) = base(&crate::support::fixture("all-features.yaml"));
     for name in FEATURE_NAMES {
         let mut off = full.clone();
         assert!(off.features.set(name, false));
@@ -94,7 +92,7 @@ fn each_toggle_removes_exactly_its_resources_from_a_full_stack() {
 
 #[test]
 fn identity_options_add_exactly_their_resources() {
-    let (full, source) = base(&common::fixture("all-features.yaml"));
+    let (full, source) = base(&crate::support::fixture("all-features.yaml"));
     for (feature, switch_off) in [
         (
             "identity_email",

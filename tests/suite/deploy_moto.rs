@@ -1,19 +1,19 @@
 //! The deploy engine against a real AWS API emulator (moto_server) through the real binary.
 
-mod common;
-
-use common::moto::Moto;
+use crate::support::moto::Moto;
 use predicates::prelude::*;
 
 #[test]
 fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
     let moto = Moto::start();
     for region in ["us-east-1", "cn-north-1"] {
-        let first =
-            common::json_of(
-                moto.rmdeploy()
-                    .args(["bootstrap", "--region", region, "-o", "json"]),
-            );
+        let first = crate::support::json_of(moto.rmdeploy().args([
+            "bootstrap",
+            "--region",
+            region,
+            "-o",
+            "json",
+        ]));
         assert_eq!(first["action"], "created", "{first}");
         assert_eq!(first["status"], "CREATE_COMPLETE");
         let bucket = first["bucket"].as_str().unwrap().to_string();
@@ -22,11 +22,13 @@ fn bootstrap_is_created_once_then_reused_in_global_and_china_regions() {
             "{bucket}"
         );
 
-        let again =
-            common::json_of(
-                moto.rmdeploy()
-                    .args(["bootstrap", "--region", region, "-o", "json"]),
-            );
+        let again = crate::support::json_of(moto.rmdeploy().args([
+            "bootstrap",
+            "--region",
+            region,
+            "-o",
+            "json",
+        ]));
         assert_eq!(again["action"], "unchanged");
         assert_eq!(again["bucket"], bucket.as_str());
 

@@ -1,8 +1,6 @@
 //! Lambda artifacts: executables built here by gcc are checked as a real `bootstrap` would be,
 //! and content-addressed uploads go to a real S3 emulator (moto_server).
 
-mod common;
-
 use std::process::Command;
 
 use rmdeploy::artifacts::{elf, package, store, ArtifactError};
@@ -53,7 +51,7 @@ fn executables_are_checked_for_architecture_and_glibc() {
     );
 }
 
-fn moto_clients(moto: &common::moto::Moto) -> (tokio::runtime::Runtime, Clients) {
+fn moto_clients(moto: &crate::support::moto::Moto) -> (tokio::runtime::Runtime, Clients) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let clients = rt.block_on(moto.clients("eu-west-1"));
     (rt, clients)
@@ -61,7 +59,7 @@ fn moto_clients(moto: &common::moto::Moto) -> (tokio::runtime::Runtime, Clients)
 
 #[test]
 fn unchanged_artifacts_are_never_uploaded_twice() {
-    let moto = common::moto::Moto::start();
+    let moto = crate::support::moto::Moto::start();
     let (rt, clients) = moto_clients(&moto);
     rt.block_on(async {
         clients

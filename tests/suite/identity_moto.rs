@@ -1,9 +1,7 @@
 //! The public sign-up and login routes (`auth` function) against moto's Cognito user pool: they
 //! must not tell an attacker which accounts exist (issue 14, finding 10).
 
-mod common;
-
-use common::moto::Moto;
+use crate::support::moto::Moto;
 use serde_json::{json, Value};
 
 struct Pool {
@@ -13,8 +11,8 @@ struct Pool {
 
 async fn pool() -> Pool {
     let moto = Moto::start();
-    let config = common::tables::config(&moto.url).await;
-    let ctx = common::tables::user_pool(&config).await;
+    let config = crate::support::tables::config(&moto.url).await;
+    let ctx = crate::support::tables::user_pool(&config).await;
     Pool { _moto: moto, ctx }
 }
 

@@ -4,40 +4,39 @@
 //! manifest's rollout, abort and timeout; bad manifests and images refused before anything is
 //! uploaded; nothing half-published after a failure.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::building::{self, Run};
-use common::moto::Moto;
+use crate::support::building::{self, Run};
+use crate::support::moto::Moto;
 
 fn run(moto: Option<&Moto>, args: &[&str]) -> Run {
     let mut cmd = match moto {
         Some(m) => m.rmdeploy(),
-        None => common::rmdeploy(),
+        None => crate::support::rmdeploy(),
     };
-    cmd.current_dir(common::root());
+    cmd.current_dir(crate::support::root());
     building::run(cmd, args)
 }
 
 /// The manifest's image: the esp-hal firmware.
 fn firmware_image() -> PathBuf {
-    common::root().join("device-fw/light-esp32c3.bin")
+    crate::support::root().join("device-fw/light-esp32c3.bin")
 }
 
 /// A copy of a shipped profile for tests: termination protection off, the shipped esp-hal image listed,
 /// IoT jobs on.
 fn profile(dir: &Path, shipped: &str, images: bool) -> String {
-    let text = std::fs::read_to_string(common::root().join(format!("profiles/{shipped}.yaml")))
-        .unwrap()
-        .replace(
-            "termination_protection: true",
-            "termination_protection: false",
-        );
+    let text =
+        std::fs::read_to_string(crate::support::root().join(format!("profiles/{shipped}.yaml")))
+            .unwrap()
+            .replace(
+                "termination_protection: true",
+                "termination_protection: false",
+            );
     let firmware = if images {
         format!(
             "firmware:\n  manifest: {}\n  iot_jobs: true\n  images:\n    - name: light-esp32c3\n      max_per_minute: 7\n",
-            common::root().join("device-fw/manifest.yaml").display()
+            crate::support::root().join("device-fw/manifest.yaml").display()
         )
     } else {
         "firmware:\n  images: []\n".to_string()

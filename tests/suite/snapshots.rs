@@ -1,8 +1,6 @@
 //! Snapshots of the rendered templates of every shipped profile: any change to what rmdeploy
 //! deploys shows up as a reviewed diff (`cargo insta review`).
 
-mod common;
-
 #[test]
 fn shipped_profiles_render_as_recorded() {
     for (profile, region) in [
@@ -11,7 +9,7 @@ fn shipped_profiles_render_as_recorded() {
         ("dev", None),
         ("china", Some("cn-northwest-1")),
     ] {
-        let rendered = common::render(profile, region);
+        let rendered = crate::support::render(profile, region);
         let name = match region {
             Some(r) => format!("{profile}-{r}"),
             None => profile.to_string(),
@@ -19,27 +17,27 @@ fn shipped_profiles_render_as_recorded() {
         insta::assert_snapshot!(format!("{name}-stack"), rendered.stack.to_yaml());
     }
     // every feature, identity option and capacity mode (auto scaling included)
-    let all = common::render(&common::fixture("all-features.yaml"), None);
+    let all = crate::support::render(&crate::support::fixture("all-features.yaml"), None);
     insta::assert_snapshot!("all-features-stack", all.stack.to_yaml());
-    let bootstrap = common::render("global", None).bootstrap.to_yaml();
+    let bootstrap = crate::support::render("global", None).bootstrap.to_yaml();
     insta::assert_snapshot!("bootstrap", bootstrap);
 }
 
 #[test]
 fn rendering_is_deterministic() {
-    let a = common::render("global", None).stack.to_json();
-    let b = common::render("global", None).stack.to_json();
+    let a = crate::support::render("global", None).stack.to_json();
+    let b = crate::support::render("global", None).stack.to_json();
     assert_eq!(a, b);
 
     // the same profile in another folder renders the same template
     let dir = tempfile::tempdir().unwrap();
     let moved = dir.path().join("copy.yaml");
-    std::fs::copy(common::fixture("all-features.yaml"), &moved).unwrap();
+    std::fs::copy(crate::support::fixture("all-features.yaml"), &moved).unwrap();
     assert_eq!(
-        common::render(moved.to_str().unwrap(), None)
+        crate::support::render(moved.to_str().unwrap(), None)
             .stack
             .to_json(),
-        common::render(&common::fixture("all-features.yaml"), None)
+        crate::support::render(&crate::support::fixture("all-features.yaml"), None)
             .stack
             .to_json()
     );

@@ -3,12 +3,10 @@
 //! the REST API's failures and admin routes. Publishes are read through a recording proxy in
 //! front of moto, which keeps no readable trace of them.
 
-mod common;
-
+use crate::support::moto::Moto;
+use crate::support::proxy::Proxy;
+use crate::support::tables::{items, s, stack_tables};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::moto::Moto;
-use common::proxy::Proxy;
-use common::tables::{items, s, stack_tables};
 use rmdeploy_lambdas::event::rule_output;
 use rmdeploy_lambdas::{alert, api, cmd_resp, mapping, node_config, ota_status};
 use serde_json::{json, Value};
@@ -25,7 +23,7 @@ impl Cloud {
     async fn start() -> Cloud {
         let moto = Moto::start();
         let proxy = Proxy::start(&moto.url);
-        let config = common::tables::config(&moto.url).await;
+        let config = crate::support::tables::config(&moto.url).await;
         let db = aws_sdk_dynamodb::Client::new(&config);
         stack_tables(&db).await;
         Cloud {
@@ -407,7 +405,7 @@ async fn the_api_answers_failures_as_rainmaker_does_and_guards_admin_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_and_login_go_through_the_user_pool() {
     let c = Cloud::start().await;
-    let ctx = common::tables::user_pool(&c.config).await;
+    let ctx = crate::support::tables::user_pool(&c.config).await;
     let call = |route: &str, body: Value| {
         let (ctx, e) = (
             &ctx,

@@ -1,9 +1,7 @@
 //! `plan` against a real AWS API emulator (moto_server): a change set is made, read in full and
 //! deleted; an empty one is "No changes"; `--detailed-exitcode` tells them apart.
 
-mod common;
-
-use common::moto::Moto;
+use crate::support::moto::Moto;
 use serde_json::Value;
 
 fn plan(moto: &Moto, args: &[&str]) -> (i32, Value) {
@@ -100,7 +98,7 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     // Turning webhooks on adds exactly the webhooks resources.
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("dev-webhooks.yaml");
-    let dev = std::fs::read_to_string(common::root().join("profiles/dev.yaml")).unwrap();
+    let dev = std::fs::read_to_string(crate::support::root().join("profiles/dev.yaml")).unwrap();
     std::fs::write(
         &profile,
         dev.replace("features: {}", "features:\n  webhooks: true"),

@@ -1,17 +1,15 @@
 //! Fault injection: rmdeploy against moto_server through a proxy on loopback that throttles,
-//! fails, drops and delays AWS calls (tests/common/faults.rs), and rmdeploy killed with SIGINT and
+//! fails, drops and delays AWS calls (tests/suite/support/faults.rs), and rmdeploy killed with SIGINT and
 //! SIGKILL at random points of an `apply`. Every run ends either succeeded (retries) or failed with
 //! a message naming the call; afterwards no change set is left, no half-uploaded artifact or
 //! firmware is registered, and the next `apply` completes.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::building::{self, Run};
-use common::faults::{Fault, FaultProxy, Rule};
-use common::moto::Moto;
+use crate::support::building::{self, Run};
+use crate::support::faults::{Fault, FaultProxy, Rule};
+use crate::support::moto::Moto;
 use serde_json::Value;
 
 const REGION: &str = "us-east-1";
@@ -58,7 +56,8 @@ impl Env {
 
     /// dev with the shipped firmware published through an IoT Job, `webhooks` as given.
     fn profile(&self, webhooks: bool) -> String {
-        let dev = std::fs::read_to_string(common::root().join("profiles/dev.yaml")).unwrap();
+        let dev =
+            std::fs::read_to_string(crate::support::root().join("profiles/dev.yaml")).unwrap();
         let features = if webhooks {
             "features:\n  webhooks: true"
         } else {
@@ -67,7 +66,7 @@ impl Env {
         let text = dev.replace("features: {}", features)
             + &format!(
                 "\nfirmware:\n  manifest: {}\n  iot_jobs: true\n  images:\n    - name: light-esp32c3\n",
-                common::root().join("device-fw/manifest.yaml").display()
+                crate::support::root().join("device-fw/manifest.yaml").display()
             );
         let path = self.dir.path().join(format!(
             "dev-{}.yaml",
@@ -364,7 +363,7 @@ fn lost_answers_of_calls_that_change_things() {
 /// The sample image with another version in its app descriptor, its checksum and hash redone.
 fn image_with_version(version: &str) -> Vec<u8> {
     let mut bytes =
-        std::fs::read(common::root().join("device-fw/sample-light-esp32c3.bin")).unwrap();
+        std::fs::read(crate::support::root().join("device-fw/sample-light-esp32c3.bin")).unwrap();
     let len = bytes.len();
     // esp_app_desc_t starts at 0x20; its version field (32 bytes) at +0x10. The checksum (XOR of
     // all segment data) sits just before the appended SHA-256.

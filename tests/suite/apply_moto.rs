@@ -2,10 +2,8 @@
 //! (moto_server): create, no-op, update and destroy, in a global region and in both China regions.
 //! The bundled Lambdas are built by `apply` itself with cargo-lambda.
 
-mod common;
-
-use common::building::{self, Run};
-use common::moto::Moto;
+use crate::support::building::{self, Run};
+use crate::support::moto::Moto;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -82,7 +80,7 @@ fn create_no_op_update_and_destroy() {
     // An update without a terminal and without --yes is refused; nothing is left behind.
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("dev-webhooks.yaml");
-    let dev = std::fs::read_to_string(common::root().join("profiles/dev.yaml")).unwrap();
+    let dev = std::fs::read_to_string(crate::support::root().join("profiles/dev.yaml")).unwrap();
     std::fs::write(
         &profile,
         dev.replace("features: {}", "features:\n  webhooks: true"),
@@ -179,7 +177,8 @@ fn china_regions_deploy_end_to_end_with_china_arns_and_endpoints() {
     // the china profile leaves it off.
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("china-test.yaml");
-    let china = std::fs::read_to_string(common::root().join("profiles/china.yaml")).unwrap();
+    let china =
+        std::fs::read_to_string(crate::support::root().join("profiles/china.yaml")).unwrap();
     assert!(china.contains("termination_protection: true"));
     std::fs::write(
         &profile,

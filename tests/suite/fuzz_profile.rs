@@ -8,8 +8,6 @@
 //! variable, for example `PROPTEST_CASES=20000 cargo test --test fuzz_profile`. The image parser
 //! has its own fuzz run in tests/firmware_image.rs.
 
-mod common;
-
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use rmdeploy::profile::{self, ProfileError, ProfileProblem, Resolved, Source};
@@ -33,7 +31,7 @@ fn shipped() -> Vec<String> {
     ["global", "china", "dev"]
         .iter()
         .map(|name| {
-            std::fs::read_to_string(common::root().join(format!("profiles/{name}.yaml")))
+            std::fs::read_to_string(crate::support::root().join(format!("profiles/{name}.yaml")))
                 .expect("the shipped profiles are in profiles/")
         })
         .collect()

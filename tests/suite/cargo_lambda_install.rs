@@ -1,8 +1,6 @@
 //! cargo-lambda missing from PATH: rmdeploy installs it from PyPI into its own virtualenv and
 //! runs it from there.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -16,7 +14,7 @@ fn a_missing_cargo_lambda_is_installed_from_pypi() {
         .filter(|p| !p.join("cargo-lambda").exists())
         .collect();
     let path = std::env::join_paths(&path).unwrap();
-    if common::in_own_process(
+    if crate::support::in_own_process(
         concat!(
             module_path!(),
             "::a_missing_cargo_lambda_is_installed_from_pypi"

@@ -1,13 +1,11 @@
 //! The binary as a user meets it: help, exit codes, errors on stderr, JSON output.
 
-mod common;
-
-use common::{fixture, rmdeploy};
+use crate::support::{fixture, rmdeploy};
 use predicates::prelude::*;
 use serde_json::Value;
 
 fn json_stdout(args: &[&str]) -> Value {
-    common::json_of(rmdeploy().args(args))
+    crate::support::json_of(rmdeploy().args(args))
 }
 
 #[test]
@@ -355,7 +353,7 @@ fn fixtures_render_with_every_check_passing() {
 #[test]
 fn the_committed_schema_matches_the_binary() {
     let committed: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::root().join("docs/profile.schema.json")).unwrap(),
+        &std::fs::read_to_string(crate::support::root().join("docs/profile.schema.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -435,7 +433,7 @@ fn quota_check_offline_lists_requirements_and_what_it_would_read() {
 /// `rmdeploy ` (or `$ rmdeploy `, or `cargo run --release -- `), without comments, pipes and
 /// redirections. Each with its file and line.
 fn documented_command_lines() -> Vec<(String, Vec<String>)> {
-    let root = common::root();
+    let root = crate::support::root();
     let mut files = vec![root.join("README.md")];
     let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
         .unwrap()

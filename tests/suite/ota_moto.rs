@@ -7,17 +7,15 @@
 //! every request (`dynamodb:Scan`, `iot:GET /things/n1`); publishes through the recording proxy,
 //! which keeps their bodies.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+use crate::support::faults::FaultProxy;
+use crate::support::moto::Moto;
+use crate::support::proxy::Proxy;
+use crate::support::tables::{items, s, stack_tables};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::faults::FaultProxy;
-use common::moto::Moto;
-use common::proxy::Proxy;
-use common::tables::{items, s, stack_tables};
 use rmdeploy_lambdas::{node_config, ota_fetch, ota_status};
 use serde_json::{json, Value};
 
@@ -39,7 +37,7 @@ impl Cloud {
         let moto = Moto::start();
         let aws = FaultProxy::start(&moto.url);
         let publishes = Proxy::start(&moto.url);
-        let config = common::tables::config(&aws.url).await;
+        let config = crate::support::tables::config(&aws.url).await;
         let db = aws_sdk_dynamodb::Client::new(&config);
         stack_tables(&db).await;
         Cloud {
@@ -421,7 +419,7 @@ async fn sessions_and_status_reports_expire_and_jobs_do_not() {
     assert_eq!(kinds, ["job", "node", "status"]);
     // the table expires them: every shipped profile's ota_jobs has the TTL and the jobs index
     for profile in ["global", "china", "dev"] {
-        let rendered = common::render(profile, None);
+        let rendered = crate::support::render(profile, None);
         let text = serde_json::to_string(&rendered.stack.document).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         let table = &doc["Resources"]["OtaJobsTable"]["Properties"];

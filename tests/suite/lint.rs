@@ -2,8 +2,6 @@
 //! its variant's regions and checkov with no failed check; every checkov skip is inline in the
 //! template and gives a reason. The tools are installed from PyPI when missing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,8 +17,16 @@ fn targets() -> Vec<(String, Option<&'static str>, &'static [&'static str])> {
         ("dev".into(), None, GLOBAL_REGIONS),
         ("china".into(), None, CHINA_REGIONS),
         ("china".into(), Some("cn-northwest-1"), CHINA_REGIONS),
-        (common::fixture("all-features.yaml"), None, GLOBAL_REGIONS),
-        (common::fixture("oauth2-global.yaml"), None, GLOBAL_REGIONS),
+        (
+            crate::support::fixture("all-features.yaml"),
+            None,
+            GLOBAL_REGIONS,
+        ),
+        (
+            crate::support::fixture("oauth2-global.yaml"),
+            None,
+            GLOBAL_REGIONS,
+        ),
     ]
 }
 
@@ -28,7 +34,7 @@ fn targets() -> Vec<(String, Option<&'static str>, &'static [&'static str])> {
 fn render_all(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
     let mut files = Vec::new();
     for (i, (profile, region, regions)) in targets().into_iter().enumerate() {
-        let rendered = common::render(&profile, region);
+        let rendered = crate::support::render(&profile, region);
         for t in [&rendered.stack, &rendered.bootstrap] {
             let path = dir.join(format!("{i}-{}", t.file_name));
             std::fs::write(&path, t.to_yaml()).unwrap();
@@ -54,7 +60,7 @@ fn cfn_lint(tools: &Path, file: &Path, regions: &[&str]) -> (i32, String) {
 
 #[test]
 fn rendered_templates_pass_cfn_lint_in_their_regions() {
-    let tools = common::python_tools();
+    let tools = crate::support::python_tools();
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (file, regions) in render_all(dir.path()) {
@@ -72,13 +78,12 @@ fn rendered_templates_pass_cfn_lint_in_their_regions() {
 #[test]
 fn the_cfn_lint_harness_reports_a_broken_template() {
     // Proves the test above can fail: a literal partition and a bad runtime are findings.
-    let tools = common::python_tools();
+    let tools = crate::support::python_tools();
     let dir = tempfile::tempdir().unwrap();
-    let yaml = common::render("dev", None).stack.to_yaml().replacen(
-        "provided.al2023",
-        "provided.al2099",
-        1,
-    );
+    let yaml = crate::support::render("dev", None)
+        .stack
+        .to_yaml()
+        .replacen("provided.al2023", "provided.al2099", 1);
     let path = dir.path().join("broken.yaml");
     std::fs::write(&path, yaml).unwrap();
     let (code, output) = cfn_lint(&tools, &path, GLOBAL_REGIONS);
@@ -88,7 +93,7 @@ fn the_cfn_lint_harness_reports_a_broken_template() {
 
 #[test]
 fn rendered_templates_pass_checkov_and_every_skip_has_a_reason() {
-    let tools = common::python_tools();
+    let tools = crate::support::python_tools();
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (file, _) in render_all(dir.path()) {

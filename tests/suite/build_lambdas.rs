@@ -1,8 +1,6 @@
 //! `rmdeploy build` through the real binary: cargo-lambda builds the bundled functions for the
 //! profile's architecture, each `bootstrap` is checked and zipped under its SHA-256.
 
-mod common;
-
 use std::io::Read;
 
 use rmdeploy::artifacts::elf;
@@ -13,8 +11,8 @@ use sha2::{Digest, Sha256};
 fn build(profile: &str, path: &str) -> Value {
     let target =
         rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
-    common::json_of(
-        common::rmdeploy()
+    crate::support::json_of(
+        crate::support::rmdeploy()
             .env("PATH", path)
             .args(["build", "-p", profile, "-o", "json", "--target-dir"])
             .arg(&target)
@@ -25,8 +23,8 @@ fn build(profile: &str, path: &str) -> Value {
 #[test]
 fn bundled_functions_build_for_each_architecture() {
     // One build at a time in the shared Lambda target folder, whichever test starts it.
-    let _build = common::building::build_lock();
-    let path = common::lambda_build_path();
+    let _build = crate::support::building::build_lock();
+    let path = crate::support::lambda_build_path();
     for (profile, arch) in [
         ("dev", Architecture::Arm64),
         ("china", Architecture::X86_64),

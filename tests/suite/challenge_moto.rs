@@ -8,11 +8,9 @@
 //! PEM) and an X.509 certificate holding its public key, so the test signs with the key exactly
 //! as the firmware signs with its MQTT client key.
 
-mod common;
-
+use crate::support::moto::Moto;
+use crate::support::tables::{items, s, stack_tables};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::moto::Moto;
-use common::tables::{items, s, stack_tables};
 use ring::signature::{RsaKeyPair, RSA_PSS_SHA256};
 use rmdeploy_lambdas::{api, mapping};
 use serde_json::{json, Value};
@@ -63,7 +61,7 @@ impl NodeKey {
 impl Cloud {
     async fn start() -> Cloud {
         let moto = Moto::start();
-        let config = common::tables::config(&moto.url).await;
+        let config = crate::support::tables::config(&moto.url).await;
         let db = aws_sdk_dynamodb::Client::new(&config);
         stack_tables(&db).await;
         let iot = aws_sdk_iot::Client::new(&config);
@@ -187,7 +185,7 @@ impl Cloud {
     }
 
     /// The stored request `chal#<id>`.
-    async fn request(&self, id: &str) -> common::tables::Item {
+    async fn request(&self, id: &str) -> crate::support::tables::Item {
         self.db
             .get_item()
             .table_name("mapping_requests")

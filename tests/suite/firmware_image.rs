@@ -3,8 +3,6 @@
 //! `esptool image-info` (esptool 5.6.0 from scripts/python-tools) on all of them, and a short
 //! fuzz run.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
@@ -19,7 +17,7 @@ const SAMPLE: &str = "device-fw/sample-light-esp32c3.bin";
 const FIRMWARE: &str = "device-fw/light-esp32c3.bin";
 
 fn sample() -> Vec<u8> {
-    std::fs::read(common::root().join(SAMPLE)).expect("the sample image is in device-fw/")
+    std::fs::read(crate::support::root().join(SAMPLE)).expect("the sample image is in device-fw/")
 }
 
 fn sample_image() -> Image {
@@ -155,8 +153,8 @@ fn sample_parses() {
 fn sample_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sample.bin");
-    let run = Command::new(common::python_tools().join("python"))
-        .arg(common::root().join("device-fw/make-sample.py"))
+    let run = Command::new(crate::support::python_tools().join("python"))
+        .arg(crate::support::root().join("device-fw/make-sample.py"))
         .arg(&out)
         .output()
         .expect("python runs");
@@ -511,7 +509,8 @@ fn cases() -> Vec<Case> {
 /// The real esp-hal firmware (device-fw/light/), as built, and damaged where a transfer or a bad
 /// build would damage it: a flipped byte in its code (IROM) segment, a cut in the hash.
 fn esp_hal_cases() -> Vec<Case> {
-    let fw = std::fs::read(common::root().join(FIRMWARE)).expect("the firmware is in device-fw/");
+    let fw = std::fs::read(crate::support::root().join(FIRMWARE))
+        .expect("the firmware is in device-fw/");
     let img = parse(&fw).unwrap_or_else(|e| panic!("{FIRMWARE}: {e}"));
     let checksum_at = img.size - 33;
     let code = img.segments.last().expect("segments").offset + 0x100;
@@ -635,7 +634,7 @@ fn esptool_image_info(esptool: &Path, file: &Path) -> EsptoolReport {
 /// `parse` accepts exactly the variants esptool judges valid, and reads the same values.
 #[test]
 fn agrees_with_esptool() {
-    let esptool = common::python_tools().join("esptool");
+    let esptool = crate::support::python_tools().join("esptool");
     let dir = tempfile::tempdir().unwrap();
     let cases = cases();
     // One esptool per case, in parallel (each takes a few hundred milliseconds).

@@ -6,8 +6,6 @@
 //! function's code calls; topic rules that keep a node's payload apart from what AWS IoT vouches
 //! for and never hand over a plaintext secret (issue 14).
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use rmdeploy::profile;
@@ -21,8 +19,8 @@ fn targets() -> Vec<(String, Option<&'static str>)> {
         ("china".into(), None),
         ("china".into(), Some("cn-northwest-1")),
         ("dev".into(), None),
-        (common::fixture("all-features.yaml"), None),
-        (common::fixture("oauth2-global.yaml"), None),
+        (crate::support::fixture("all-features.yaml"), None),
+        (crate::support::fixture("oauth2-global.yaml"), None),
     ]
 }
 
@@ -32,7 +30,7 @@ fn rendered() -> Vec<(String, profile::Resolved, Vec<Value>)> {
         .into_iter()
         .map(|(selection, region)| {
             let resolved = profile::load(Some(&selection), region).expect("profile loads");
-            let r = common::render(&selection, region);
+            let r = crate::support::render(&selection, region);
             let name = format!("{selection} ({})", resolved.region);
             (
                 name,
@@ -551,7 +549,7 @@ fn no_secret_is_rendered() {
 }
 
 /// Issue 14, finding 7: every function's role allows exactly what its code calls, read from the
-/// code (`common::code_calls`: the files its binary reaches, the AWS calls in them and the tables
+/// code (`support::code_calls`: the files its binary reaches, the AWS calls in them and the tables
 /// they name), not from a list kept beside it. Besides its own logs, a role may hold only what
 /// Lambda itself does with it: send a failed asynchronous event to `AsyncFailuresQueue`, and read
 /// the queue of its SQS trigger. A call guarded by a variable the function is not given (push
@@ -559,7 +557,7 @@ fn no_secret_is_rendered() {
 #[test]
 fn role_actions_equal_the_code_calls() {
     use std::collections::BTreeSet;
-    let src = common::root().join("lambdas/rainmaker/src");
+    let src = crate::support::root().join("lambdas/rainmaker/src");
     // calls made only when the function is given the variable
     let guarded = [
         ("sns:Publish", "PUSH_TOPIC_ARN"),
@@ -614,7 +612,7 @@ fn role_actions_equal_the_code_calls() {
                     }
                 }
             }
-            let calls = common::code_calls::calls(&src, f.code.1);
+            let calls = crate::support::code_calls::calls(&src, f.code.1);
             let tables: BTreeSet<String> = granted
                 .iter()
                 .filter(|(a, _)| a.starts_with("dynamodb:"))
@@ -715,9 +713,12 @@ fn rules_keep_the_node_id_topic_and_time_apart_from_the_payload() {
                 let spec = catalog::RULES.iter().find(|r| r.name == rule).unwrap();
                 format!("node/attacker/{}", spec.suffix.replace('+', "group-1"))
             };
-            assert!(common::iot_sql::matches(&sql, &topic), "{rule}: {sql}");
+            assert!(
+                crate::support::iot_sql::matches(&sql, &topic),
+                "{rule}: {sql}"
+            );
             let payload = serde_json::to_vec(&forged_payload()).unwrap();
-            let out = common::iot_sql::run(&sql, &topic, &payload, now);
+            let out = crate::support::iot_sql::run(&sql, &topic, &payload, now);
             assert_eq!(out["node_id"], "attacker", "{name} {rule}: {out}");
             assert_eq!(out["topic"], topic.as_str(), "{name} {rule}: {out}");
             assert_eq!(out["received_at"], now, "{name} {rule}: {out}");
@@ -753,7 +754,7 @@ fn the_handlers_tests_use_the_events_the_rules_make() {
     };
     let config = serde_json::json!({"node_id": "n1", "info": {"fw_version": "1.0"}, "devices": []});
     assert_eq!(
-        common::iot_sql::run(
+        crate::support::iot_sql::run(
             &sql("esp_node_config"),
             "node/n1/config",
             &serde_json::to_vec(&config).unwrap(),
@@ -763,7 +764,7 @@ fn the_handlers_tests_use_the_events_the_rules_make() {
     );
     let mapping = serde_json::json!({"node_id": "n1", "user_id": "u", "secret_key": "k"});
     assert_eq!(
-        common::iot_sql::run(
+        crate::support::iot_sql::run(
             &sql("esp_user_node_mapping"),
             "node/n1/user/mapping",
             &serde_json::to_vec(&mapping).unwrap(),
@@ -789,7 +790,8 @@ fn no_rule_output_holds_a_plaintext_secret() {
             if spec.suffix != "user/mapping" {
                 continue;
             }
-            let out = common::iot_sql::run(&sql, "node/n1/user/mapping", firmware, 1).to_string();
+            let out =
+                crate::support::iot_sql::run(&sql, "node/n1/user/mapping", firmware, 1).to_string();
             assert!(!out.contains("PLAINTEXT-SECRET"), "{name} {rule}: {out}");
             for v in serde_json::from_str::<Value>(&out)
                 .unwrap()

@@ -6,8 +6,6 @@
 //! Cases marked `pending` in the index describe messages the product does not give yet; they run
 //! only in `pending_product_fixes`, which fails while there is one.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -112,7 +110,7 @@ impl Case {
 }
 
 fn corpus() -> PathBuf {
-    common::root().join("tests/corpus")
+    crate::support::root().join("tests/corpus")
 }
 
 fn index() -> Index {
@@ -124,7 +122,7 @@ fn index() -> Index {
 /// Run the binary from the corpus folder, so that paths and messages are relative to it. A run
 /// that hangs is stopped (and then fails its case: it has no exit status).
 fn run(args: &[String]) -> Output {
-    common::rmdeploy()
+    crate::support::rmdeploy()
         .current_dir(corpus())
         .timeout(std::time::Duration::from_secs(60))
         .args(args)
