@@ -9,7 +9,7 @@ use serde_json::Value;
 
 fn rmdeploy(moto: &Moto, args: &[&str]) -> Run {
     // moto answers Service Quotas only for `vpc`: the quota preflight is covered by
-    // tests/quotas.rs with recorded responses.
+    // tests/suite/quotas.rs with recorded responses.
     let skip: &[&str] = if args[0] == "apply" {
         &["--skip-quota-check"]
     } else {
@@ -173,7 +173,7 @@ fn create_no_op_update_and_destroy() {
 #[test]
 fn china_regions_deploy_end_to_end_with_china_arns_and_endpoints() {
     let moto = Moto::start();
-    // The emulator lacks UpdateTerminationProtection (tests/recorded.rs covers it): this copy of
+    // The emulator lacks UpdateTerminationProtection (tests/suite/recorded.rs covers it): this copy of
     // the china profile leaves it off.
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("china-test.yaml");

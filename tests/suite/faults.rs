@@ -1,5 +1,5 @@
 //! Fault injection: rmdeploy against moto_server through a proxy on loopback that throttles,
-//! fails, drops and delays AWS calls (tests/suite/support/faults.rs), and rmdeploy killed with SIGINT and
+//! fails, drops and delays AWS calls (tests/testkit/src/faults.rs), and rmdeploy killed with SIGINT and
 //! SIGKILL at random points of an `apply`. Every run ends either succeeded (retries) or failed with
 //! a message naming the call; afterwards no change set is left, no half-uploaded artifact or
 //! firmware is registered, and the next `apply` completes.

@@ -6,7 +6,7 @@
 //!
 //! 256 cases per property by default (a few seconds in debug); more with the usual proptest
 //! variable, for example `PROPTEST_CASES=20000 cargo test --test fuzz_profile`. The image parser
-//! has its own fuzz run in tests/firmware_image.rs.
+//! has its own fuzz run in tests/suite/firmware_image.rs.
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

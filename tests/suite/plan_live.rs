@@ -36,7 +36,7 @@ fn plan_creates_then_reports_no_changes_then_the_added_feature() {
     let total = first["resources"]["total"].as_u64().unwrap();
     assert_eq!(first["live"]["kind"], "create");
     // The emulator answers Service Quotas only for `vpc`: the verdict says it could not check,
-    // and the plan goes on (tests/quotas.rs covers the check itself).
+    // and the plan goes on (tests/suite/quotas.rs covers the check itself).
     assert_eq!(first["quotas"]["passed"], false);
     assert!(
         first["quotas"]["error"].as_str().is_some(),

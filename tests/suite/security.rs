@@ -3,43 +3,15 @@
 //! they are named below with the reason; every ARN built with `${AWS::Partition}`; private,
 //! encrypted, TLS-only buckets; a node policy scoped to the node's own thing; authorized and
 //! throttled API methods; conditioned service trust; roles that allow exactly what their
-//! function's code calls; topic rules that keep a node's payload apart from what AWS IoT vouches
-//! for and never hand over a plaintext secret (issue 14).
+//! function's code calls; topic rules that never hand over a plaintext secret (issue 14). Those
+//! that need the handlers (rules keep a node's payload apart from what AWS IoT vouches for) are in
+//! the Lambda crate's tests (lambdas/rainmaker/tests/suite/security.rs).
 
 use std::collections::BTreeSet;
 
 use rmdeploy::profile;
 use rmdeploy::stack::catalog;
 use serde_json::Value;
-
-/// Every shipped profile (China in both regions) and the test fixtures.
-fn targets() -> Vec<(String, Option<&'static str>)> {
-    vec![
-        ("global".into(), None),
-        ("china".into(), None),
-        ("china".into(), Some("cn-northwest-1")),
-        ("dev".into(), None),
-        (crate::support::fixture("all-features.yaml"), None),
-        (crate::support::fixture("oauth2-global.yaml"), None),
-    ]
-}
-
-/// The stack and bootstrap documents of every target, with the target's name and resolved profile.
-fn rendered() -> Vec<(String, profile::Resolved, Vec<Value>)> {
-    targets()
-        .into_iter()
-        .map(|(selection, region)| {
-            let resolved = profile::load(Some(&selection), region).expect("profile loads");
-            let r = crate::support::render(&selection, region);
-            let name = format!("{selection} ({})", resolved.region);
-            (
-                name,
-                resolved,
-                vec![r.stack.document.clone(), r.bootstrap.document.clone()],
-            )
-        })
-        .collect()
-}
 
 /// `Resource: "*"` in an Allow statement: (resource, action, why AWS offers nothing narrower).
 const STAR_RESOURCES: &[(&str, &str, &str)] = &[(
@@ -178,7 +150,7 @@ fn resources_of<'a>(doc: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> 
 
 #[test]
 fn no_allow_statement_has_a_wildcard_action() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         for doc in &docs {
             for s in statements(doc).iter().filter(|s| s.effect == "Allow") {
                 for a in &s.actions {
@@ -195,7 +167,7 @@ fn no_allow_statement_has_a_wildcard_action() {
 
 #[test]
 fn star_and_wildcard_resources_are_only_the_named_ones() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         for doc in &docs {
             for s in statements(doc).iter().filter(|s| s.effect == "Allow") {
                 if s.kind == "AWS::IoT::Policy" {
@@ -228,7 +200,7 @@ fn star_and_wildcard_resources_are_only_the_named_ones() {
 
 #[test]
 fn deny_statements_are_only_the_tls_guards_of_buckets() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         for doc in &docs {
             for s in statements(doc).iter().filter(|s| s.effect != "Allow") {
                 assert_eq!(s.kind, "AWS::S3::BucketPolicy", "{name}: {}", s.owner);
@@ -245,7 +217,7 @@ fn deny_statements_are_only_the_tls_guards_of_buckets() {
 #[test]
 fn the_only_managed_policy_is_x_ray_write_access_outside_china() {
     const XRAY: &str = "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess";
-    for (name, resolved, docs) in rendered() {
+    for (name, resolved, docs) in crate::support::every_rendering() {
         let china = resolved.variant == profile::Variant::China;
         let resources = docs[0]["Resources"].as_object().unwrap();
         for (id, role) in resources_of(&docs[0], "AWS::IAM::Role") {
@@ -267,7 +239,7 @@ fn the_only_managed_policy_is_x_ray_write_access_outside_china() {
 
 #[test]
 fn every_arn_is_built_with_the_partition() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         for doc in &docs {
             let json = doc.to_string();
             assert!(!json.contains("arn:aws"), "{name}: literal partition");
@@ -284,7 +256,7 @@ fn every_arn_is_built_with_the_partition() {
 
 #[test]
 fn buckets_are_private_encrypted_and_tls_only() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         for doc in &docs {
             let policies = resources_of(doc, "AWS::S3::BucketPolicy");
             for (id, bucket) in resources_of(doc, "AWS::S3::Bucket") {
@@ -353,7 +325,7 @@ fn a_node_acts_only_as_its_own_thing() {
         })
         .collect();
     basic_ingest.insert(arn(&format!("topic/node/{THING}/*")));
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         let policies = resources_of(&docs[0], "AWS::IoT::Policy");
         assert_eq!(policies.len(), 1, "{name}: one IoT policy, the node's");
         let statements = statements(&docs[0]);
@@ -405,7 +377,7 @@ fn a_node_acts_only_as_its_own_thing() {
 fn api_methods_are_authorized_and_the_stage_is_throttled() {
     // Sign-up and login (Cognito only) are the only public methods.
     let public = ["ApiV1User2PostMethod", "ApiV1Login2PostMethod"];
-    for (name, resolved, docs) in rendered() {
+    for (name, resolved, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for (id, m) in resources_of(doc, "AWS::ApiGateway::Method") {
             let p = &m["Properties"];
@@ -439,7 +411,7 @@ fn api_methods_are_authorized_and_the_stage_is_throttled() {
 
 #[test]
 fn services_are_trusted_only_under_conditions_and_invocations_name_their_source() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for (id, role) in resources_of(doc, "AWS::IAM::Role") {
             for s in list(&role["Properties"]["AssumeRolePolicyDocument"]["Statement"]) {
@@ -491,7 +463,7 @@ fn services_are_trusted_only_under_conditions_and_invocations_name_their_source(
 
 #[test]
 fn data_is_encrypted_at_rest_and_tables_recoverable() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for (id, t) in resources_of(doc, "AWS::DynamoDB::Table") {
             let p = &t["Properties"];
@@ -518,7 +490,7 @@ fn data_is_encrypted_at_rest_and_tables_recoverable() {
 
 #[test]
 fn no_secret_is_rendered() {
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for (id, client) in resources_of(doc, "AWS::Cognito::UserPoolClient") {
             assert_eq!(
@@ -570,7 +542,7 @@ fn role_actions_equal_the_code_calls() {
             .map(|t| format!("TABLE_{}", t.name.to_uppercase()))
             .unwrap_or_else(|| panic!("{logical} is not a table"))
     };
-    for (name, _, docs) in rendered() {
+    for (name, _, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for f in catalog::FUNCTIONS {
             let role = format!("{}Role", f.prefix);
@@ -671,109 +643,6 @@ fn role_actions_equal_the_code_calls() {
     }
 }
 
-/// Every topic rule of a rendered template: (rule name, SQL).
-fn rules_of(doc: &Value) -> Vec<(String, String)> {
-    resources_of(doc, "AWS::IoT::TopicRule")
-        .into_iter()
-        .map(|(_, r)| {
-            let p = &r["Properties"];
-            (
-                p["RuleName"].as_str().unwrap().to_string(),
-                p["TopicRulePayload"]["Sql"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// What a hostile node publishes: another node's id, a forged topic and time beside the fields
-/// of every message (a mapping secret among them).
-fn forged_payload() -> Value {
-    serde_json::json!({
-        "node_id": "victim", "topic": "node/victim/config", "received_at": 1,
-        "user_id": "u-1", "secret_key": "PLAINTEXT-SECRET", "reset": true,
-        "fw_version": "9.9.9", "devices": [], "info": {}, "ts_data": [],
-        "payload": "eyJ9", "claimed_node_id": "attacker", "secret_sha256": "0".repeat(64)
-    })
-}
-
-/// Issue 14, finding 1: what AWS IoT vouches for (the publisher's node id from the topic, the
-/// topic, the time) never shares a namespace with what the node sends; every rule, run on a
-/// payload that forges them, hands the function the true values, and the handlers refuse the
-/// payload that names another node.
-#[test]
-fn rules_keep_the_node_id_topic_and_time_apart_from_the_payload() {
-    let now = 1_764_000_000_000_i64;
-    for (name, _, docs) in rendered() {
-        let rules = rules_of(&docs[0]);
-        assert_eq!(rules.len(), catalog::RULES.len(), "{name}");
-        for (rule, sql) in rules {
-            let topic = if rule == "esp_node_presence" {
-                "$aws/events/presence/connected/attacker".to_string()
-            } else {
-                let spec = catalog::RULES.iter().find(|r| r.name == rule).unwrap();
-                format!("node/attacker/{}", spec.suffix.replace('+', "group-1"))
-            };
-            assert!(
-                crate::support::iot_sql::matches(&sql, &topic),
-                "{rule}: {sql}"
-            );
-            let payload = serde_json::to_vec(&forged_payload()).unwrap();
-            let out = crate::support::iot_sql::run(&sql, &topic, &payload, now);
-            assert_eq!(out["node_id"], "attacker", "{name} {rule}: {out}");
-            assert_eq!(out["topic"], topic.as_str(), "{name} {rule}: {out}");
-            assert_eq!(out["received_at"], now, "{name} {rule}: {out}");
-            let parsed = if rule == "esp_user_node_mapping" {
-                rmdeploy_lambdas::event::RuleEvent::parse_selected(out.clone())
-            } else if rule == "esp_cmd_resp" {
-                rmdeploy_lambdas::event::RuleEvent::parse_bytes(out.clone())
-            } else {
-                rmdeploy_lambdas::event::RuleEvent::parse(out.clone())
-            };
-            if rule == "esp_cmd_resp" {
-                let e = parsed.unwrap();
-                assert_eq!((e.node_id.as_str(), e.bytes), ("attacker", payload.clone()));
-            } else if rule != "esp_node_presence" {
-                let err = parsed.unwrap_err();
-                assert!(err.contains("victim"), "{name} {rule}: {err}");
-            }
-        }
-    }
-}
-
-/// The events the handlers' tests are built from (`lambdas::event`) are what the rendered
-/// rules make of the same message.
-#[test]
-fn the_handlers_tests_use_the_events_the_rules_make() {
-    let (_, _, docs) = rendered().remove(0);
-    let sql = |rule: &str| {
-        rules_of(&docs[0])
-            .into_iter()
-            .find(|(r, _)| r == rule)
-            .unwrap()
-            .1
-    };
-    let config = serde_json::json!({"node_id": "n1", "info": {"fw_version": "1.0"}, "devices": []});
-    assert_eq!(
-        crate::support::iot_sql::run(
-            &sql("esp_node_config"),
-            "node/n1/config",
-            &serde_json::to_vec(&config).unwrap(),
-            5
-        ),
-        rmdeploy_lambdas::event::node_message("n1", "config", &config, 5)
-    );
-    let mapping = serde_json::json!({"node_id": "n1", "user_id": "u", "secret_key": "k"});
-    assert_eq!(
-        crate::support::iot_sql::run(
-            &sql("esp_user_node_mapping"),
-            "node/n1/user/mapping",
-            &serde_json::to_vec(&mapping).unwrap(),
-            5
-        ),
-        rmdeploy_lambdas::event::mapping_message("n1", &mapping, 5)
-    );
-}
-
 /// Issue 14, finding 9: no rule hands a function (and so no retry, log or dead-letter queue)
 /// the plaintext of a secret a node sends: stock firmware's `user/mapping` message, run through
 /// every rendered rule, never leaves `secret_key` readable, base64-encoded or not.
@@ -782,8 +651,8 @@ fn no_rule_output_holds_a_plaintext_secret() {
     use base64::Engine;
     let firmware =
         br#"{"node_id":"n1","user_id":"u-1","secret_key":"PLAINTEXT-SECRET","reset":true}"#;
-    for (name, _, docs) in rendered() {
-        for (rule, sql) in rules_of(&docs[0]) {
+    for (name, _, docs) in crate::support::every_rendering() {
+        for (rule, sql) in crate::support::iot_sql::rules(&docs[0]) {
             let Some(spec) = catalog::RULES.iter().find(|r| r.name == rule) else {
                 continue;
             };
@@ -816,7 +685,7 @@ fn no_rule_output_holds_a_plaintext_secret() {
 /// the shipped `global` and `china` stacks (both China regions), stricter on sign-up and login.
 #[test]
 fn authorizers_cache_briefly_and_waf_guards_the_shipped_stacks() {
-    for (name, resolved, docs) in rendered() {
+    for (name, resolved, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         let authorizers = resources_of(doc, "AWS::ApiGateway::Authorizer");
         assert_eq!(authorizers.len(), 1, "{name}");

@@ -2,11 +2,6 @@
 //! china profile), run against a Lambda Runtime API served on loopback by the test, with DynamoDB
 //! in moto_server: a real invocation from end to end.
 
-// Until these move to the Lambda crate: alone in their binaries, where no build replaces the
-// bootstraps they run.
-#[path = "suite/support/mod.rs"]
-mod support;
-
 use crate::support::moto::Moto;
 use crate::support::runtime_api::{built, start, Answer, RuntimeApi};
 use serde_json::json;

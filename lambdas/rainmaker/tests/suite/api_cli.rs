@@ -6,11 +6,6 @@
 //! in with tokens of this test's own OAuth2 issuer (the OAuth2 path: no `login2`), signed ES256
 //! and checked by the authorizer against the issuer's JWKS served here.
 
-// Until these move to the Lambda crate: alone in their binaries, where no build replaces the
-// bootstraps they run.
-#[path = "suite/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::Command;

@@ -38,7 +38,9 @@ struct Function {
 }
 
 pub struct StackCloud {
-    pub moto: Moto,
+    /// The emulator, running as long as the stack does.
+    #[expect(dead_code, reason = "held for its Drop, which stops moto_server")]
+    moto: Moto,
     /// In front of moto's IoT data plane: keeps every publish to a node.
     pub proxy: Proxy,
     pub config: aws_config::SdkConfig,

@@ -12,6 +12,23 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+/// Every topic rule of a rendered template: (rule name, SQL).
+pub fn rules(doc: &Value) -> Vec<(String, String)> {
+    doc["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IoT::TopicRule")
+        .map(|(_, r)| {
+            let p = &r["Properties"];
+            (
+                p["RuleName"].as_str().unwrap().to_string(),
+                p["TopicRulePayload"]["Sql"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// One selected item: (expression, output name).
 fn items(select: &str) -> Vec<(String, String)> {
     let mut parts = Vec::new();

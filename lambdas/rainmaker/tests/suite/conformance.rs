@@ -5,11 +5,6 @@
 //! (`support::stack_cloud`). Each test asserts what is stored and what the cloud sends back to the
 //! node; docs/lambdas.md has the contract table these tests stand behind.
 
-// Until these move to the Lambda crate: alone in their binaries, where no build replaces the
-// bootstraps they run.
-#[path = "suite/support/mod.rs"]
-mod support;
-
 use crate::support::firmware::{self, Message};
 use crate::support::runtime_api::Answer;
 use crate::support::stack_cloud::StackCloud;
@@ -524,7 +519,7 @@ fn online_nodes_get_a_new_job_without_rebooting_as_slots_free() {
         }
     }
     // `rmdeploy firmware publish` registers the job, one node at a time, and asks ota-fetch to
-    // offer it (tests/firmware_moto.rs checks that request)
+    // offer it (rmdeploy's tests/suite/firmware_moto.rs checks that request)
     c.rt.block_on(put_job(&c, "switch-1_1_0-0123456789ab", 1));
     let job = "switch-1_1_0-0123456789ab";
     let Answer::Response(round) = c.invoke("ota-fetch", json!({"offer_job": job})) else {

@@ -9,16 +9,18 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// A function's `bootstrap`, built by `rmdeploy build` for this machine's CPU (the x86_64 china
-/// profile, which has every bundled binary but `auth`). Built once per test binary: a rebuild
-/// moves the executables, which fails while one of them runs.
+/// A function's `bootstrap`, built by `rmdeploy build` (the workspace's rmdeploy binary) for this
+/// machine's CPU (the x86_64 china profile, which has every bundled binary but `auth`). Built once
+/// per test binary, under the build lock: a rebuild moves the executables, which fails while one
+/// of them runs.
 pub fn built(bin: &str) -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
+        let _build = super::building::build_lock();
         let target =
             rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder");
         super::json_of(
-            super::rmdeploy()
+            super::rmdeploy_of_workspace()
                 .env("PATH", super::lambda_build_path())
                 .args(["build", "-p", "china", "-o", "json", "--target-dir"])
                 .arg(&target)
