@@ -2,115 +2,32 @@
 //! emulator lacks: per-resource and failure events, nested stacks, rollback states, cancelling an
 //! update, termination protection, leftover change sets and drift.
 
-use std::time::Duration;
-
 use aws_sdk_cloudformation::operation::continue_update_rollback::ContinueUpdateRollbackOutput;
 use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetOutput;
 use aws_sdk_cloudformation::operation::delete_stack::DeleteStackOutput;
 use aws_sdk_cloudformation::operation::describe_stack_drift_detection_status::DescribeStackDriftDetectionStatusOutput;
-use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
 use aws_sdk_cloudformation::operation::describe_stack_resource_drifts::DescribeStackResourceDriftsOutput;
 use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
 use aws_sdk_cloudformation::operation::detect_stack_drift::DetectStackDriftOutput;
-use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetOutput;
 use aws_sdk_cloudformation::operation::list_change_sets::ListChangeSetsOutput;
 use aws_sdk_cloudformation::operation::update_termination_protection::UpdateTerminationProtectionOutput;
 use aws_sdk_cloudformation::types::{
-    ChangeSetSummary, ExecutionStatus, PropertyDifference, ResourceStatus, Stack,
-    StackDriftDetectionStatus, StackDriftStatus, StackEvent, StackResourceDrift,
-    StackResourceDriftStatus, StackStatus,
+    ChangeSetSummary, ExecutionStatus, PropertyDifference, StackDriftDetectionStatus,
+    StackDriftStatus, StackResourceDrift, StackResourceDriftStatus,
 };
 use aws_sdk_cloudformation::Client;
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
 
-use rmdeploy::aws::Clients;
+use crate::support::scenario::{
+    event, stack, stacks, Scenario, NESTED_ID, STACK, STACK_ID, STACK_TYPE,
+};
 use rmdeploy::deploy::apply;
 use rmdeploy::deploy::changeset::{ChangeSet, Kind};
 use rmdeploy::deploy::events::StackEvent as Event;
 use rmdeploy::deploy::interrupt::Interrupt;
 use rmdeploy::deploy::state::{self, State};
 use rmdeploy::deploy::watch::Observer;
-
-const STACK: &str = "rainmaker";
-const STACK_ID: &str = "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/rainmaker/0f1e2d3c";
-const NESTED_ID: &str =
-    "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/rainmaker-Identity-1/9a8b7c";
-
-fn clients(rules: &[&Rule]) -> Clients {
-    clients_with(rules, &[])
-}
-
-fn clients_with(rules: &[&Rule], iot_rules: &[&Rule]) -> Clients {
-    let cfn = mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules);
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]);
-    let iot = mock_client!(aws_sdk_iot, RuleMode::MatchAny, iot_rules);
-    Clients {
-        config: aws_config::SdkConfig::builder().build(),
-        region: "cn-north-1".into(),
-        cfn,
-        s3,
-        iot,
-        quotas: mock_client!(aws_sdk_servicequotas, RuleMode::MatchAny, &[]),
-        lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]),
-        dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
-        poll: Duration::ZERO,
-    }
-}
-
-fn stack(status: &str) -> Stack {
-    Stack::builder()
-        .stack_name(STACK)
-        .stack_id(STACK_ID)
-        .creation_time(DateTime::from_secs(1_700_000_000))
-        .stack_status(StackStatus::from(status))
-        .enable_termination_protection(false)
-        .build()
-}
-
-fn stacks(status: &str) -> DescribeStacksOutput {
-    DescribeStacksOutput::builder()
-        .stacks(stack(status))
-        .build()
-}
-
-/// An event; `n` orders them in time.
-fn event(
-    n: i64,
-    stack_id: &str,
-    logical: &str,
-    kind: &str,
-    status: &str,
-    reason: Option<&str>,
-) -> StackEvent {
-    let stack_name = if stack_id == STACK_ID {
-        STACK
-    } else {
-        "rainmaker-Identity-1"
-    };
-    let physical = if logical == "Identity" { NESTED_ID } else { "" };
-    let mut e = StackEvent::builder()
-        .stack_id(stack_id)
-        .event_id(format!("{stack_name}-{n}"))
-        .stack_name(stack_name)
-        .logical_resource_id(logical)
-        .physical_resource_id(physical)
-        .resource_type(kind)
-        .timestamp(DateTime::from_secs(1_700_000_000 + n))
-        .resource_status(ResourceStatus::from(status));
-    if let Some(r) = reason {
-        e = e.resource_status_reason(r);
-    }
-    e.build()
-}
-
-/// Newest first, as CloudFormation lists them.
-fn page(mut events: Vec<StackEvent>) -> DescribeStackEventsOutput {
-    events.reverse();
-    DescribeStackEventsOutput::builder()
-        .set_stack_events(Some(events))
-        .build()
-}
 
 #[derive(Default)]
 struct Recorder {
@@ -136,8 +53,6 @@ fn change_set(kind: Kind) -> ChangeSet {
         changes: Vec::new(),
     }
 }
-
-const STACK_TYPE: &str = "AWS::CloudFormation::Stack";
 
 /// A failed first creation whose cause is inside a nested stack: the progress shows every event
 /// in order, and the failure named is the nested resource's, not the cancellations after it.
@@ -237,28 +152,12 @@ async fn a_failed_create_names_the_earliest_failure_inside_the_nested_stack() {
             None,
         ),
     ];
-    let describe = mock!(Client::describe_stacks)
-        .sequence()
-        .output(|| stacks("REVIEW_IN_PROGRESS"))
-        .output(|| stacks("ROLLBACK_COMPLETE"))
-        .repeatedly()
-        .build();
-    let main_events = {
-        let (start, run) = (start.clone(), run.clone());
-        mock!(Client::describe_stack_events)
-            .match_requests(|r| r.stack_name() == Some(STACK_ID))
-            .sequence()
-            .output(move || page(vec![start.clone()]))
-            .output(move || page(run.clone()))
-            .repeatedly()
-            .build()
-    };
-    let nested_events = mock!(Client::describe_stack_events)
-        .match_requests(|r| r.stack_name() == Some(NESTED_ID))
-        .then_output(move || page(nested.clone()));
-    let execute =
-        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
-    let clients = clients(&[&describe, &main_events, &nested_events, &execute]);
+    let scenario = Scenario::new()
+        .statuses(&["REVIEW_IN_PROGRESS", "ROLLBACK_COMPLETE"])
+        .event_pages(STACK_ID, vec![vec![start], run])
+        .event_pages(NESTED_ID, vec![nested])
+        .executes();
+    let clients = scenario.clients();
 
     let mut seen = Recorder::default();
     let outcome = apply::execute(
@@ -270,7 +169,7 @@ async fn a_failed_create_names_the_earliest_failure_inside_the_nested_stack() {
     .await
     .unwrap();
 
-    assert_eq!(execute.num_calls(), 1);
+    assert_eq!(scenario.calls("ExecuteChangeSet"), 1);
     assert!(!outcome.succeeded);
     assert!(!outcome.cancelled);
     assert_eq!(outcome.status, "ROLLBACK_COMPLETE");
@@ -300,15 +199,13 @@ async fn a_failed_create_names_the_earliest_failure_inside_the_nested_stack() {
 /// A stop request during an update cancels it; CloudFormation's rollback is followed to its end.
 #[tokio::test]
 async fn a_stop_request_cancels_an_update_and_reports_where_the_stack_ends() {
-    let describe = mock!(Client::describe_stacks)
-        .sequence()
-        .output(|| stacks("UPDATE_IN_PROGRESS"))
-        .output(|| stacks("UPDATE_IN_PROGRESS"))
-        .output(|| stacks("UPDATE_ROLLBACK_COMPLETE"))
-        .repeatedly()
-        .build();
-    let events = mock!(Client::describe_stack_events).then_output(|| {
-        page(vec![
+    let scenario = Scenario::new()
+        .statuses(&[
+            "UPDATE_IN_PROGRESS",
+            "UPDATE_IN_PROGRESS",
+            "UPDATE_ROLLBACK_COMPLETE",
+        ])
+        .events(vec![
             event(
                 1,
                 STACK_ID,
@@ -334,20 +231,20 @@ async fn a_stop_request_cancels_an_update_and_reports_where_the_stack_ends() {
                 None,
             ),
         ])
-    });
-    let execute =
-        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
-    let cancel = mock!(Client::cancel_update_stack)
-        .match_requests(|r| r.stack_name() == Some(STACK_ID))
-        .then_output(|| aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput::builder().build());
-    let clients = clients(&[&describe, &events, &execute, &cancel]);
+        .executes()
+        .cancels(Some(STACK_ID));
+    let clients = scenario.clients();
     let (trigger, interrupt) = Interrupt::new();
     trigger.fire();
     let mut seen = Recorder::default();
     let outcome = apply::execute(&clients, &change_set(Kind::Update), &mut seen, &interrupt)
         .await
         .unwrap();
-    assert_eq!(cancel.num_calls(), 1, "CancelUpdateStack once");
+    assert_eq!(
+        scenario.calls("CancelUpdateStack"),
+        1,
+        "CancelUpdateStack once"
+    );
     assert!(outcome.cancelled);
     assert!(!outcome.succeeded);
     assert_eq!(outcome.status, "UPDATE_ROLLBACK_COMPLETE");
@@ -363,26 +260,23 @@ async fn a_stop_request_cancels_an_update_and_reports_where_the_stack_ends() {
 /// A first creation cannot be cancelled: nothing is called, the user is told, it is followed.
 #[tokio::test]
 async fn a_stop_request_during_a_create_is_explained_not_sent() {
-    let describe = mock!(Client::describe_stacks)
-        .sequence()
-        .output(|| stacks("CREATE_IN_PROGRESS"))
-        .output(|| stacks("CREATE_IN_PROGRESS"))
-        .output(|| stacks("CREATE_COMPLETE"))
-        .repeatedly()
-        .build();
-    let events = mock!(Client::describe_stack_events).then_output(|| page(vec![]));
-    let execute =
-        mock!(Client::execute_change_set).then_output(|| ExecuteChangeSetOutput::builder().build());
-    let cancel = mock!(Client::cancel_update_stack)
-        .then_output(|| aws_sdk_cloudformation::operation::cancel_update_stack::CancelUpdateStackOutput::builder().build());
-    let clients = clients(&[&describe, &events, &execute, &cancel]);
+    let scenario = Scenario::new()
+        .statuses(&[
+            "CREATE_IN_PROGRESS",
+            "CREATE_IN_PROGRESS",
+            "CREATE_COMPLETE",
+        ])
+        .events(vec![])
+        .executes()
+        .cancels(None);
+    let clients = scenario.clients();
     let (trigger, interrupt) = Interrupt::new();
     trigger.fire();
     let mut seen = Recorder::default();
     let outcome = apply::execute(&clients, &change_set(Kind::Create), &mut seen, &interrupt)
         .await
         .unwrap();
-    assert_eq!(cancel.num_calls(), 0);
+    assert_eq!(scenario.calls("CancelUpdateStack"), 0);
     assert!(outcome.succeeded);
     assert!(!outcome.cancelled);
     assert!(
@@ -396,15 +290,12 @@ async fn a_stop_request_during_a_create_is_explained_not_sent() {
 /// operation's events are read), then deleted and followed to DELETE_COMPLETE.
 #[tokio::test]
 async fn rollback_complete_is_explained_then_deleted() {
-    let describe = mock!(Client::describe_stacks)
-        .sequence()
-        .output(|| stacks("ROLLBACK_COMPLETE"))
-        .output(|| stacks("DELETE_IN_PROGRESS"))
-        .output(|| stacks("DELETE_COMPLETE"))
-        .repeatedly()
-        .build();
-    let events = mock!(Client::describe_stack_events).then_output(|| {
-        page(vec![
+    let delete = mock!(Client::delete_stack)
+        .match_requests(|r| r.stack_name() == Some(STACK_ID))
+        .then_output(|| DeleteStackOutput::builder().build());
+    let scenario = Scenario::new()
+        .statuses(&["ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_COMPLETE"])
+        .events(vec![
             // an older operation, which must not be blamed
             event(
                 1,
@@ -432,11 +323,8 @@ async fn rollback_complete_is_explained_then_deleted() {
             ),
             event(4, STACK_ID, STACK, STACK_TYPE, "ROLLBACK_COMPLETE", None),
         ])
-    });
-    let delete = mock!(Client::delete_stack)
-        .match_requests(|r| r.stack_name() == Some(STACK_ID))
-        .then_output(|| DeleteStackOutput::builder().build());
-    let clients = clients(&[&describe, &events, &delete]);
+        .with(&delete);
+    let clients = scenario.clients();
     let inspection = state::inspect(&clients, STACK).await.unwrap();
     let State::FailedCreate { failure } = &inspection.state else {
         panic!("{:?}", inspection.state);
@@ -461,15 +349,18 @@ async fn rollback_complete_is_explained_then_deleted() {
 /// UPDATE_ROLLBACK_FAILED is recovered with ContinueUpdateRollback, skipping the named resources.
 #[tokio::test]
 async fn update_rollback_failed_continues_the_rollback_skipping_named_resources() {
-    let describe = mock!(Client::describe_stacks)
-        .sequence()
-        .output(|| stacks("UPDATE_ROLLBACK_FAILED"))
-        .output(|| stacks("UPDATE_ROLLBACK_IN_PROGRESS"))
-        .output(|| stacks("UPDATE_ROLLBACK_COMPLETE"))
-        .repeatedly()
-        .build();
-    let events = mock!(Client::describe_stack_events).then_output(|| {
-        page(vec![
+    let proceed = mock!(Client::continue_update_rollback)
+        .match_requests(|r| {
+            r.stack_name() == Some(STACK) && r.resources_to_skip() == ["NodesTable".to_string()]
+        })
+        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
+    let scenario = Scenario::new()
+        .statuses(&[
+            "UPDATE_ROLLBACK_FAILED",
+            "UPDATE_ROLLBACK_IN_PROGRESS",
+            "UPDATE_ROLLBACK_COMPLETE",
+        ])
+        .events(vec![
             event(
                 1,
                 STACK_ID,
@@ -503,13 +394,8 @@ async fn update_rollback_failed_continues_the_rollback_skipping_named_resources(
                 None,
             ),
         ])
-    });
-    let proceed = mock!(Client::continue_update_rollback)
-        .match_requests(|r| {
-            r.stack_name() == Some(STACK) && r.resources_to_skip() == ["NodesTable".to_string()]
-        })
-        .then_output(|| ContinueUpdateRollbackOutput::builder().build());
-    let clients = clients(&[&describe, &events, &proceed]);
+        .with(&proceed);
+    let clients = scenario.clients();
     let inspection = state::inspect(&clients, STACK).await.unwrap();
     let State::RollbackFailed { failure } = &inspection.state else {
         panic!("{:?}", inspection.state);
@@ -536,7 +422,7 @@ async fn termination_protection_is_set_only_when_it_differs() {
             r.enable_termination_protection() == Some(true) && r.stack_name() == Some(STACK_ID)
         })
         .then_output(|| UpdateTerminationProtectionOutput::builder().build());
-    let clients = clients(&[&on]);
+    let clients = Scenario::new().with(&on).clients();
     let unprotected = stack("CREATE_COMPLETE");
     assert!(
         state::set_termination_protection(&clients, &unprotected, true)
@@ -572,7 +458,7 @@ async fn only_rmdeploy_change_sets_never_executed_are_removed() {
     let delete = mock!(Client::delete_change_set)
         .match_requests(|r| r.change_set_name() == Some("rmdeploy-1"))
         .then_output(|| DeleteChangeSetOutput::builder().build());
-    let clients = clients(&[&list, &delete]);
+    let clients = Scenario::new().with(&list).with(&delete).clients();
     let removed = state::remove_leftover_change_sets(&clients, STACK)
         .await
         .unwrap();
@@ -631,7 +517,11 @@ async fn drift_lists_modified_and_deleted_resources() {
             .stack_resource_drifts(drift("ApiFunction", StackResourceDriftStatus::InSync))
             .build()
     });
-    let clients = clients(&[&detect, &status, &resources]);
+    let clients = Scenario::new()
+        .with(&detect)
+        .with(&status)
+        .with(&resources)
+        .clients();
     let found = rmdeploy::deploy::drift::detect(&clients, STACK)
         .await
         .unwrap();
@@ -672,7 +562,11 @@ async fn plan_explains_failed_states_instead_of_failing() {
         let main = mock!(Client::describe_stacks)
             .match_requests(|r| r.stack_name() == Some("rainmaker-dev"))
             .then_output(move || stacks(status));
-        let clients = clients_with(&[&boot, &main], &[&endpoint]);
+        let clients = Scenario::new()
+            .with(&boot)
+            .with(&main)
+            .iot(&endpoint)
+            .clients();
         let result =
             rmdeploy::deploy::live::plan(&clients, "rainmaker-dev", &rendered.stack, &[]).await;
         if fails {
@@ -705,32 +599,12 @@ mod retried_calls {
     use super::*;
     use aws_sdk_cloudformation::operation::create_change_set::CreateChangeSetError;
     use aws_sdk_cloudformation::operation::delete_change_set::DeleteChangeSetError;
-    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
     use aws_sdk_cloudformation::operation::execute_change_set::ExecuteChangeSetError;
-    use aws_sdk_cloudformation::types::{Change, ChangeAction, ChangeSetStatus, ResourceChange};
     use aws_smithy_types::error::ErrorMetadata;
     use rmdeploy::deploy::changeset::{self, Request, TemplateSource};
 
     fn meta(code: &str, message: &str) -> ErrorMetadata {
         ErrorMetadata::builder().code(code).message(message).build()
-    }
-
-    fn described(execution: ExecutionStatus) -> DescribeChangeSetOutput {
-        DescribeChangeSetOutput::builder()
-            .status(ChangeSetStatus::CreateComplete)
-            .execution_status(execution)
-            .changes(
-                Change::builder()
-                    .resource_change(
-                        ResourceChange::builder()
-                            .action(ChangeAction::Add)
-                            .logical_resource_id("WebhookQueue")
-                            .resource_type("AWS::SQS::Queue")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
     }
 
     #[tokio::test]
@@ -745,9 +619,10 @@ mod retried_calls {
                     "ChangeSet rmdeploy-1 already exists",
                 ))
             });
-        let describe = mock!(Client::describe_change_set)
-            .then_output(|| described(ExecutionStatus::Available));
-        let clients = clients(&[&create, &describe]);
+        let clients = Scenario::new()
+            .with(&create)
+            .change_set(ExecutionStatus::Available)
+            .clients();
         let request = Request {
             stack: STACK.into(),
             template: TemplateSource::Body("{}".into()),
@@ -771,15 +646,12 @@ mod retried_calls {
                     "ChangeSet [rmdeploy-1] cannot be executed in its current execution status of [EXECUTE_IN_PROGRESS]",
                 ))
             });
-        let describe = mock!(Client::describe_change_set)
-            .then_output(|| described(ExecutionStatus::ExecuteInProgress));
-        let stacks_now = mock!(Client::describe_stacks)
-            .sequence()
-            .output(|| stacks("UPDATE_COMPLETE"))
-            .repeatedly()
-            .build();
-        let events = mock!(Client::describe_stack_events).then_output(|| page(vec![]));
-        let clients = clients(&[&execute, &describe, &stacks_now, &events]);
+        let clients = Scenario::new()
+            .with(&execute)
+            .change_set(ExecutionStatus::ExecuteInProgress)
+            .statuses(&["UPDATE_COMPLETE"])
+            .events(vec![])
+            .clients();
         let (_trigger, interrupt) = Interrupt::new();
         let outcome = apply::execute(
             &clients,
@@ -801,11 +673,12 @@ mod retried_calls {
                 "Requires capabilities",
             ))
         });
-        let describe = mock!(Client::describe_change_set)
-            .then_output(|| described(ExecutionStatus::Available));
-        let stacks_now = mock!(Client::describe_stacks).then_output(|| stacks("UPDATE_COMPLETE"));
-        let events = mock!(Client::describe_stack_events).then_output(|| page(vec![]));
-        let clients = clients(&[&execute, &describe, &stacks_now, &events]);
+        let clients = Scenario::new()
+            .with(&execute)
+            .change_set(ExecutionStatus::Available)
+            .statuses(&["UPDATE_COMPLETE"])
+            .events(vec![])
+            .clients();
         let (_trigger, interrupt) = Interrupt::new();
         let err = apply::execute(
             &clients,
@@ -828,7 +701,7 @@ mod retried_calls {
                 "ChangeSet [rmdeploy-1] does not exist",
             ))
         });
-        let clients = clients(&[&delete]);
+        let clients = Scenario::new().with(&delete).clients();
         changeset::discard(&clients, &change_set(Kind::Update))
             .await
             .unwrap();

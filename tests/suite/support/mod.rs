@@ -4,3 +4,4 @@
 pub use rmdeploy_testkit::*;
 
 pub mod code_calls;
+pub mod scenario;
