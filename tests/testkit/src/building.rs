@@ -17,6 +17,8 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// How long the command ran (not counting the wait for the build lock).
+    pub took: std::time::Duration,
 }
 
 impl Run {
@@ -30,19 +32,19 @@ impl Run {
 /// Run `cmd` with `args`, able to build Lambdas into the shared target folder.
 pub fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> Run {
     let _build = build_lock();
-    let out = cmd
-        .env("PATH", super::lambda_build_path())
+    cmd.env("PATH", super::lambda_build_path())
         .env(
             "RMDEPLOY_LAMBDA_TARGET",
             rmdeploy::commands::build::target_dir(None).expect("a private Lambda build folder"),
         )
         .args(args)
-        .timeout(std::time::Duration::from_secs(1800))
-        .output()
-        .unwrap();
+        .timeout(std::time::Duration::from_secs(1800));
+    let started = std::time::Instant::now();
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
+        took: started.elapsed(),
     }
 }
