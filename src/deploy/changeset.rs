@@ -300,6 +300,58 @@ async fn already_executed(clients: &Clients, set: &ChangeSet) -> bool {
     )
 }
 
+/// A change set's changes as the plan and apply show them: a count, then one line each.
+pub struct ChangeList<'a>(pub &'a [PlannedChange]);
+
+impl std::fmt::Display for ChangeList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = crate::output::Style::of(f);
+        let changes = self.0;
+        let count = |action: &str| changes.iter().filter(|c| c.action == action).count();
+        writeln!(
+            f,
+            "  {} changes: {} to add, {} to modify, {} to remove",
+            changes.len(),
+            count("Add"),
+            count("Modify"),
+            count("Remove")
+        )?;
+        let w1 = changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        let w2 = changes
+            .iter()
+            .map(|c| c.resource_type.len())
+            .max()
+            .unwrap_or(0);
+        for c in changes {
+            let mark = match c.action.as_str() {
+                "Add" => s.green("+ Add   "),
+                "Remove" => s.red("- Remove"),
+                "Modify" => s.yellow("~ Modify"),
+                other => format!("? {other:<6}"),
+            };
+            let mut extra = String::new();
+            if let Some(r) = &c.replacement {
+                if r != "False" {
+                    extra.push_str(&s.red(&format!(" replacement: {r}")));
+                }
+            }
+            if !c.changed.is_empty() {
+                extra.push_str(&format!(" ({})", c.changed.join(", ")));
+            }
+            let line = format!(
+                "  {mark} {:<w1$}  {:<w2$}{extra}",
+                c.logical_id, c.resource_type
+            );
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,57 +412,5 @@ mod tests {
         assert!(!is_empty_reason(
             "Template format error: Unresolved resource dependencies"
         ));
-    }
-}
-
-/// A change set's changes as the plan and apply show them: a count, then one line each.
-pub struct ChangeList<'a>(pub &'a [PlannedChange]);
-
-impl std::fmt::Display for ChangeList<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = crate::output::Style::of(f);
-        let changes = self.0;
-        let count = |action: &str| changes.iter().filter(|c| c.action == action).count();
-        writeln!(
-            f,
-            "  {} changes: {} to add, {} to modify, {} to remove",
-            changes.len(),
-            count("Add"),
-            count("Modify"),
-            count("Remove")
-        )?;
-        let w1 = changes
-            .iter()
-            .map(|c| c.logical_id.len())
-            .max()
-            .unwrap_or(0);
-        let w2 = changes
-            .iter()
-            .map(|c| c.resource_type.len())
-            .max()
-            .unwrap_or(0);
-        for c in changes {
-            let mark = match c.action.as_str() {
-                "Add" => s.green("+ Add   "),
-                "Remove" => s.red("- Remove"),
-                "Modify" => s.yellow("~ Modify"),
-                other => format!("? {other:<6}"),
-            };
-            let mut extra = String::new();
-            if let Some(r) = &c.replacement {
-                if r != "False" {
-                    extra.push_str(&s.red(&format!(" replacement: {r}")));
-                }
-            }
-            if !c.changed.is_empty() {
-                extra.push_str(&format!(" ({})", c.changed.join(", ")));
-            }
-            let line = format!(
-                "  {mark} {:<w1$}  {:<w2$}{extra}",
-                c.logical_id, c.resource_type
-            );
-            writeln!(f, "{}", line.trim_end())?;
-        }
-        Ok(())
     }
 }

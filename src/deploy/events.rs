@@ -233,6 +233,28 @@ pub async fn failure(
     }))
 }
 
+/// One event as a line: time, status, logical id, type, reason.
+pub fn event_line(e: &StackEvent, s: crate::output::Style) -> String {
+    let time = e.timestamp.get(11..19).unwrap_or(&e.timestamp);
+    let status = format!("{:<28}", e.status);
+    let status = if e.is_failure() {
+        s.red(&status)
+    } else if e.status.ends_with("_COMPLETE") && !e.status.contains("ROLLBACK") {
+        s.green(&status)
+    } else {
+        status
+    };
+    let reason = e
+        .reason
+        .as_deref()
+        .map(|r| format!("  {r}"))
+        .unwrap_or_default();
+    format!(
+        "  {time} {status} {}  {}{reason}",
+        e.logical_id, e.resource_type
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,26 +324,4 @@ mod tests {
         let ok = vec![event("Role", "AWS::IAM::Role", "CREATE_COMPLETE", None)];
         assert!(earliest_failure(&ok).is_none());
     }
-}
-
-/// One event as a line: time, status, logical id, type, reason.
-pub fn event_line(e: &StackEvent, s: crate::output::Style) -> String {
-    let time = e.timestamp.get(11..19).unwrap_or(&e.timestamp);
-    let status = format!("{:<28}", e.status);
-    let status = if e.is_failure() {
-        s.red(&status)
-    } else if e.status.ends_with("_COMPLETE") && !e.status.contains("ROLLBACK") {
-        s.green(&status)
-    } else {
-        status
-    };
-    let reason = e
-        .reason
-        .as_deref()
-        .map(|r| format!("  {r}"))
-        .unwrap_or_default();
-    format!(
-        "  {time} {status} {}  {}{reason}",
-        e.logical_id, e.resource_type
-    )
 }

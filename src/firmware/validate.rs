@@ -76,7 +76,10 @@ impl Validation {
                 },
             })
             .collect();
-        (!failed.is_empty()).then(|| ValidationFailed {
+        if failed.is_empty() {
+            return None;
+        }
+        Some(ValidationFailed {
             failed: failed.len(),
             total: self.images.len(),
             images: failed,
