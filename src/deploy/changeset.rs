@@ -126,6 +126,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
     };
     let name = set.name.clone();
     // Poll the first page until the change set is made, then read the rest of its pages.
+    let mut backoff = super::poll::Backoff::new(clients.poll);
     loop {
         let mut pages = clients
             .cfn
@@ -140,7 +141,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
         let out = first.map_err(|e| AwsError::call("DescribeChangeSet", &e))?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending) | Some(ChangeSetStatus::CreateInProgress) => {
-                tokio::time::sleep(clients.poll).await;
+                backoff.wait().await;
                 continue;
             }
             Some(ChangeSetStatus::Failed) => {

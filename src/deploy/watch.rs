@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::events::{self, Failure, StackEvent};
 use super::interrupt::Interrupt;
+use super::poll::Backoff;
 use super::{stacks, DeployError};
 use crate::aws::{AwsError, Clients};
 
@@ -80,6 +81,7 @@ pub async fn follow(
     let mut seen: Vec<StackEvent> = Vec::new();
     let mut stop_handled = false;
     let mut cancelled = false;
+    let mut backoff = Backoff::new(clients.poll);
     let started = std::time::Instant::now();
     let status = loop {
         let new = events::since(clients, stack, mark.as_deref()).await?;
@@ -131,7 +133,7 @@ pub async fn follow(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(clients.poll) => {}
+            _ = backoff.wait() => {}
             _ = interrupt.next(), if !stop_handled => {}
         }
     };
