@@ -237,14 +237,36 @@ pub async fn execute(
     observer: &mut dyn Observer,
     interrupt: &Interrupt,
 ) -> Result<Outcome, DeployError> {
-    let id = match &set.stack_id {
+    execute_after(clients, set, None, observer, interrupt).await
+}
+
+/// The stack id a change set's execution is followed by: the ARN CloudFormation gave, else the
+/// stack's as described, else its name.
+pub async fn stack_id(clients: &Clients, set: &ChangeSet) -> Result<String, DeployError> {
+    Ok(match &set.stack_id {
         Some(id) => id.clone(),
         None => stacks::describe(clients, &set.stack)
             .await?
             .and_then(|s| s.stack_id().map(str::to_string))
             .unwrap_or_else(|| set.stack.clone()),
+    })
+}
+
+/// [`execute`], with the newest event of the stack before the execution (`Some(mark)`) already
+/// read by the caller, or read here (`None`). An update's change set makes no stack event, so
+/// the mark of an update may be read while its change set is being made.
+pub async fn execute_after(
+    clients: &Clients,
+    set: &ChangeSet,
+    mark: Option<Option<String>>,
+    observer: &mut dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, DeployError> {
+    let id = stack_id(clients, set).await?;
+    let mark = match mark {
+        Some(mark) => mark,
+        None => events::newest(clients, &id).await?,
     };
-    let mark = events::newest(clients, &id).await?;
     let executed = clients
         .cfn
         .execute_change_set()
