@@ -326,7 +326,11 @@ pub async fn apply(
         status: inspection.status().unwrap_or("").to_string(),
         bootstrap: prepared.bootstrap.clone(),
         artifacts: prepared.artifacts.clone(),
-        changes: prepared.set.changes.clone(),
+        changes: prepared
+            .set
+            .as_ref()
+            .map(|s| s.changes.clone())
+            .unwrap_or_default(),
         cost,
         recovered,
         notes: prepared.notes.clone(),
@@ -335,8 +339,7 @@ pub async fn apply(
         firmware: Vec::new(),
     };
     let mut current = inspection.stack;
-    if !report.changes.is_empty() {
-        let set = &prepared.set;
+    if let Some(set) = prepared.set.as_ref().filter(|s| !s.changes.is_empty()) {
         if let Some(stop) = confirm(&clients, set, &report, kind, options, ui, interrupt).await? {
             return Ok(stop);
         }
