@@ -213,6 +213,12 @@ pub async fn apply(
         .lambdas
         .no_build
         .then(|| collect_in_background(session, &options.lambdas));
+    // The clients are made (configuration, trust store) on another thread while the checks run;
+    // credentials are required only once the checks have passed.
+    let connecting = {
+        let (access, region) = (access.clone(), session.region().to_string());
+        tokio::spawn(async move { Clients::connect(&access, &region).await })
+    };
     if !crate::plan::offline(resolved, rendered).passed() {
         return Err(ApplyError::ChecksFailed);
     }
@@ -222,9 +228,8 @@ pub async fn apply(
     if let Some(over) = estimate.budget_message().filter(|_| !options.ignore_budget) {
         return Ok(Applied::OverBudget(over));
     }
-    let clients = session
-        .connect(access, super::Credentials::Required)
-        .await?;
+    let clients = connecting.await.expect("connecting does not panic");
+    clients.require_credentials().await?;
     if !options.skip_quota_check {
         ui.step("checking the account's quotas");
         let requirements = quotas::derive(resolved);
@@ -377,7 +382,9 @@ pub async fn apply(
     Ok(Applied::Done(Box::new(report)))
 }
 
-/// The last build's artifacts, read and checked on a blocking thread (`--no-build`).
+/// The last build's artifacts, read and checked on blocking threads (`--no-build`): the binaries
+/// are split over the cores (the functions of one binary together, as it is read once); should
+/// any part fail, the whole is collected again in order for the same error as one collection.
 fn collect_in_background(
     session: &Session,
     lambdas: &Lambdas,
@@ -385,8 +392,46 @@ fn collect_in_background(
     let functions = crate::stack::deployed_functions(&session.resolved);
     let arch = session.resolved.architecture;
     let target = lambdas.target.clone();
-    let task = tokio::task::spawn_blocking(move || build::collect(&target, &functions, arch));
-    async move { task.await.expect("collecting the artifacts does not panic") }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let mut parts = vec![Vec::new(); threads];
+    let mut binaries: Vec<&str> = Vec::new();
+    for f in &functions {
+        let bin = f.code.1;
+        let at = match binaries.iter().position(|b| *b == bin) {
+            Some(at) => at,
+            None => {
+                binaries.push(bin);
+                binaries.len() - 1
+            }
+        };
+        parts[at % threads].push(*f);
+    }
+    let tasks: Vec<_> = parts
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || build::collect(&target, &part, arch))
+        })
+        .collect();
+    async move {
+        let mut built = Vec::new();
+        let mut failed = false;
+        for task in tasks {
+            match task.await.expect("collecting the artifacts does not panic") {
+                Ok(part) => built.extend(part),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            return tokio::task::spawn_blocking(move || build::collect(&target, &functions, arch))
+                .await
+                .expect("collecting the artifacts does not panic");
+        }
+        let order = |b: &Built| functions.iter().position(|f| f.name == b.function);
+        built.sort_by_key(order);
+        Ok(built)
+    }
 }
 
 /// Build the Lambdas (or collect the last build with `no_build`), on a blocking thread.
