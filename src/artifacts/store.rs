@@ -13,6 +13,9 @@ use crate::aws::Clients;
 /// Uploads at once.
 pub const PARALLEL_UPLOADS: usize = 4;
 
+/// Existence checks (HeadObject) at once: small calls, made for every object before any upload.
+pub const PARALLEL_CHECKS: usize = 16;
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Stored {
     pub key: String,
@@ -44,20 +47,72 @@ pub async fn put_if_absent(
     key: &str,
     bytes: Vec<u8>,
 ) -> Result<Stored, AwsError> {
-    let size = bytes.len();
-    if exists(clients, bucket, key).await? {
+    put_payload_if_absent(clients, bucket, key, bytes, None).await
+}
+
+/// How many existence checks and uploads [`put_all`] makes at once.
+#[derive(Debug)]
+struct Limits {
+    checks: Semaphore,
+    uploads: Semaphore,
+}
+
+/// The bytes of an object to upload: taken (copied, if shared) only when the bucket lacks it.
+pub trait Payload: Send + 'static {
+    fn size(&self) -> usize;
+    fn into_bytes(self) -> Vec<u8>;
+}
+
+impl Payload for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self
+    }
+}
+
+impl Payload for Arc<Vec<u8>> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        Arc::try_unwrap(self).unwrap_or_else(|shared| shared.as_ref().clone())
+    }
+}
+
+async fn put_payload_if_absent(
+    clients: &Clients,
+    bucket: &str,
+    key: &str,
+    bytes: impl Payload,
+    limits: Option<&Limits>,
+) -> Result<Stored, AwsError> {
+    let size = bytes.size();
+    let present = {
+        let _permit = match limits {
+            Some(l) => Some(l.checks.acquire().await.expect("never closed")),
+            None => None,
+        };
+        exists(clients, bucket, key).await?
+    };
+    if present {
         return Ok(Stored {
             key: key.to_string(),
             bytes: size,
             uploaded: false,
         });
     }
+    let _permit = match limits {
+        Some(l) => Some(l.uploads.acquire().await.expect("never closed")),
+        None => None,
+    };
     clients
         .s3
         .put_object()
         .bucket(bucket)
         .key(key)
-        .body(ByteStream::from(bytes))
+        .body(ByteStream::from(bytes.into_bytes()))
         .send()
         .await
         .map_err(|e| AwsError::call("PutObject", &e))?;
@@ -68,23 +123,24 @@ pub async fn put_if_absent(
     })
 }
 
-/// Upload every absent object, [`PARALLEL_UPLOADS`] at a time; results in the input's order.
-/// The first failure is returned after the uploads under way have ended.
+/// Upload every absent object, [`PARALLEL_UPLOADS`] at a time (the bucket asked about
+/// [`PARALLEL_CHECKS`] objects at a time); results in the input's order. The first failure is
+/// returned after the uploads under way have ended.
 pub async fn put_all(
     clients: &Clients,
     bucket: &str,
-    objects: Vec<(String, Vec<u8>)>,
+    objects: Vec<(String, impl Payload)>,
 ) -> Result<Vec<Stored>, AwsError> {
-    let permits = Arc::new(Semaphore::new(PARALLEL_UPLOADS));
+    let limits = Arc::new(Limits {
+        checks: Semaphore::new(PARALLEL_CHECKS),
+        uploads: Semaphore::new(PARALLEL_UPLOADS),
+    });
     let mut tasks = tokio::task::JoinSet::new();
     for (index, (key, bytes)) in objects.into_iter().enumerate() {
-        let (clients, bucket, permits) = (clients.clone(), bucket.to_string(), permits.clone());
+        let (clients, bucket, limits) = (clients.clone(), bucket.to_string(), limits.clone());
         tasks.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            (index, put_if_absent(&clients, &bucket, &key, bytes).await)
+            let stored = put_payload_if_absent(&clients, &bucket, &key, bytes, Some(&limits)).await;
+            (index, stored)
         });
     }
     let mut results: Vec<(usize, Stored)> = Vec::new();

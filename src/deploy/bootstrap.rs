@@ -103,6 +103,22 @@ pub async fn ensure(clients: &Clients, template_json: &str) -> Result<Bootstrap,
     finish(clients, &stack, action).await
 }
 
+/// The bootstrap stack as it is, when it is deployed, settled and current (its deployed template
+/// is `template_json`), read without changing anything: the usual case of [`ensure`], which has
+/// work to do when this is `None`.
+pub async fn current(
+    clients: &Clients,
+    template_json: &str,
+) -> Result<Option<Bootstrap>, DeployError> {
+    let Some(stack) = stacks::describe(clients, STACK_NAME).await? else {
+        return Ok(None);
+    };
+    if !settled_ok(stacks::status(&stack)) || !deployed_template_is(clients, template_json).await? {
+        return Ok(None);
+    }
+    finish(clients, &stack, "unchanged").await.map(Some)
+}
+
 fn settled_ok(status: &str) -> bool {
     status.ends_with("_COMPLETE") && !status.contains("ROLLBACK")
 }

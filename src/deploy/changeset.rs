@@ -126,6 +126,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
     };
     let name = set.name.clone();
     // Poll the first page until the change set is made, then read the rest of its pages.
+    let mut backoff = super::poll::Backoff::new(clients.poll);
     loop {
         let mut pages = clients
             .cfn
@@ -140,7 +141,7 @@ pub async fn create(clients: &Clients, req: &Request) -> Result<ChangeSet, Deplo
         let out = first.map_err(|e| AwsError::call("DescribeChangeSet", &e))?;
         match out.status() {
             Some(ChangeSetStatus::CreatePending) | Some(ChangeSetStatus::CreateInProgress) => {
-                tokio::time::sleep(clients.poll).await;
+                backoff.wait().await;
                 continue;
             }
             Some(ChangeSetStatus::Failed) => {
@@ -236,14 +237,36 @@ pub async fn execute(
     observer: &mut dyn Observer,
     interrupt: &Interrupt,
 ) -> Result<Outcome, DeployError> {
-    let id = match &set.stack_id {
+    execute_after(clients, set, None, observer, interrupt).await
+}
+
+/// The stack id a change set's execution is followed by: the ARN CloudFormation gave, else the
+/// stack's as described, else its name.
+pub async fn stack_id(clients: &Clients, set: &ChangeSet) -> Result<String, DeployError> {
+    Ok(match &set.stack_id {
         Some(id) => id.clone(),
         None => stacks::describe(clients, &set.stack)
             .await?
             .and_then(|s| s.stack_id().map(str::to_string))
             .unwrap_or_else(|| set.stack.clone()),
+    })
+}
+
+/// [`execute`], with the newest event of the stack before the execution (`Some(mark)`) already
+/// read by the caller, or read here (`None`). An update's change set makes no stack event, so
+/// the mark of an update may be read while its change set is being made.
+pub async fn execute_after(
+    clients: &Clients,
+    set: &ChangeSet,
+    mark: Option<Option<String>>,
+    observer: &mut dyn Observer,
+    interrupt: &Interrupt,
+) -> Result<Outcome, DeployError> {
+    let id = stack_id(clients, set).await?;
+    let mark = match mark {
+        Some(mark) => mark,
+        None => events::newest(clients, &id).await?,
     };
-    let mark = events::newest(clients, &id).await?;
     let executed = clients
         .cfn
         .execute_change_set()

@@ -35,6 +35,7 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
         .map_err(|e| AwsError::call("DetectStackDrift", &e))?
         .stack_drift_detection_id
         .unwrap_or_default();
+    let mut backoff = super::poll::Backoff::new(clients.poll);
     let status =
         loop {
             let out = clients
@@ -45,7 +46,7 @@ pub async fn detect(clients: &Clients, stack: &str) -> Result<Drift, DeployError
                 .await
                 .map_err(|e| AwsError::call("DescribeStackDriftDetectionStatus", &e))?;
             match out.detection_status().map(|s| s.as_str()) {
-                Some("DETECTION_IN_PROGRESS") => tokio::time::sleep(clients.poll).await,
+                Some("DETECTION_IN_PROGRESS") => backoff.wait().await,
                 Some("DETECTION_FAILED") => return Err(AwsError::Call {
                     operation: "DetectStackDrift".into(),
                     message: out

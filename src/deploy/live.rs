@@ -36,6 +36,7 @@ pub async fn parameters(
     existing: Option<&Stack>,
     bucket: Option<&str>,
     built: &[Built],
+    endpoint: &Endpoint,
     notes: &mut Vec<String>,
 ) -> Result<Vec<(String, String)>, DeployError> {
     let previous = |key: &str| -> Option<String> {
@@ -61,7 +62,7 @@ pub async fn parameters(
             // The endpoint of an account does not change: keep the deployed one.
             "IotDataEndpoint" => match previous(&name) {
                 Some(v) => v,
-                None => iot_data_endpoint(clients).await?,
+                None => endpoint.get(clients).await?,
             },
             key => {
                 match built.iter().find(|b| b.parameter == key) {
@@ -87,6 +88,34 @@ pub async fn parameters(
         values.push((name, value));
     }
     Ok(values)
+}
+
+/// The account's IoT data endpoint, asked at most once per run however many steps need it (the
+/// stack's parameters, the outputs) and possibly ahead of them ([`Endpoint::prefetch`]). A failed
+/// answer is not kept: the step that needs the endpoint asks again and reports that error.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint(std::sync::Arc<tokio::sync::OnceCell<Option<String>>>);
+
+impl Endpoint {
+    /// Ask now, in the background, so the answer is there when a step needs it.
+    pub fn prefetch(&self, clients: &Clients) {
+        let (this, clients) = (self.clone(), clients.clone());
+        tokio::spawn(async move {
+            this.get(&clients).await.ok();
+        });
+    }
+
+    /// The endpoint: the answer already given (or under way), else asked now.
+    pub async fn get(&self, clients: &Clients) -> Result<String, DeployError> {
+        let cached = self
+            .0
+            .get_or_init(|| async { iot_data_endpoint(clients).await.ok() })
+            .await;
+        match cached {
+            Some(endpoint) => Ok(endpoint.clone()),
+            None => iot_data_endpoint(clients).await,
+        }
+    }
 }
 
 /// The account's IoT data endpoint (`iot:Data-ATS`), never built by hand: its shape differs
@@ -224,6 +253,7 @@ pub async fn plan(
         existing.as_ref(),
         bucket.as_deref(),
         built,
+        &Endpoint::default(),
         &mut notes,
     )
     .await?;

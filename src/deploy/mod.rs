@@ -10,6 +10,7 @@ pub mod events;
 pub mod interrupt;
 pub mod live;
 pub mod outputs;
+pub mod poll;
 pub mod stacks;
 pub mod state;
 pub mod watch;

@@ -63,6 +63,17 @@ pub async fn read(
     stack: &Stack,
     template: &Template,
 ) -> Result<Vec<StackOutput>, DeployError> {
+    read_with(clients, stack, template, &super::live::Endpoint::default()).await
+}
+
+/// [`read`], with the IoT data endpoint asked through `endpoint` (once per run, shared with the
+/// stack's parameters).
+pub async fn read_with(
+    clients: &Clients,
+    stack: &Stack,
+    template: &Template,
+    endpoint: &super::live::Endpoint,
+) -> Result<Vec<StackOutput>, DeployError> {
     let mut outputs: Vec<StackOutput> = stack
         .outputs()
         .iter()
@@ -96,7 +107,7 @@ pub async fn read(
     }
     outputs.push(StackOutput {
         key: "IotDataEndpoint".into(),
-        value: super::live::iot_data_endpoint(clients).await?,
+        value: endpoint.get(clients).await?,
         description: Some("MQTT endpoint the nodes connect to (iot:Data-ATS)".into()),
     });
     Ok(outputs)

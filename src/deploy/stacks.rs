@@ -46,12 +46,11 @@ pub fn status(stack: &Stack) -> &str {
 
 /// Poll until the stack leaves every `*_IN_PROGRESS` state; its final description.
 pub async fn wait_settled(clients: &Clients, name: &str) -> Result<Option<Stack>, DeployError> {
+    let mut backoff = super::poll::Backoff::new(clients.poll);
     loop {
         let stack = describe(clients, name).await?;
         match &stack {
-            Some(s) if status(s).ends_with("_IN_PROGRESS") => {
-                tokio::time::sleep(clients.poll).await
-            }
+            Some(s) if status(s).ends_with("_IN_PROGRESS") => backoff.wait().await,
             _ => return Ok(stack),
         }
     }

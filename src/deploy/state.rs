@@ -92,7 +92,17 @@ pub async fn remove_leftover_change_sets(
     clients: &Clients,
     name: &str,
 ) -> Result<Vec<String>, DeployError> {
-    let mut removed = Vec::new();
+    let found = leftover_change_sets(clients, name).await?;
+    delete_change_sets(clients, name, &found).await?;
+    Ok(found)
+}
+
+/// The names of the change sets rmdeploy made on the stack that were never executed.
+pub async fn leftover_change_sets(
+    clients: &Clients,
+    name: &str,
+) -> Result<Vec<String>, DeployError> {
+    let mut found = Vec::new();
     let mut pages = clients
         .cfn
         .list_change_sets()
@@ -110,19 +120,30 @@ pub async fn remove_leftover_change_sets(
                 continue;
             };
             if open && set.starts_with("rmdeploy-") {
-                clients
-                    .cfn
-                    .delete_change_set()
-                    .stack_name(name)
-                    .change_set_name(set)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call("DeleteChangeSet", &e))?;
-                removed.push(set.to_string());
+                found.push(set.to_string());
             }
         }
     }
-    Ok(removed)
+    Ok(found)
+}
+
+/// Delete the named change sets of the stack.
+pub async fn delete_change_sets(
+    clients: &Clients,
+    name: &str,
+    sets: &[String],
+) -> Result<(), DeployError> {
+    for set in sets {
+        clients
+            .cfn
+            .delete_change_set()
+            .stack_name(name)
+            .change_set_name(set)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("DeleteChangeSet", &e))?;
+    }
+    Ok(())
 }
 
 /// Remove a leftover REVIEW_IN_PROGRESS stack (a create whose change set never ran) with its

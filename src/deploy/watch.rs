@@ -1,10 +1,12 @@
 //! Following a stack operation to its end: every new event goes to an observer as it arrives, a
 //! request to stop cancels an update, and a failure is traced to the event that started it.
 
+use aws_sdk_cloudformation::types::Stack;
 use serde::Serialize;
 
 use super::events::{self, Failure, StackEvent};
 use super::interrupt::Interrupt;
+use super::poll::Backoff;
 use super::{stacks, DeployError};
 use crate::aws::{AwsError, Clients};
 
@@ -55,6 +57,10 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// Events of this operation, oldest first.
     pub events: usize,
+    /// The stack as last read, with its final status (outputs, termination protection); `None`
+    /// once deleted.
+    #[serde(skip)]
+    pub described: Option<Stack>,
 }
 
 impl Outcome {
@@ -77,6 +83,10 @@ fn in_progress(status: &str) -> bool {
 
 /// Follow the operation on `stack` (its id, so a deleted stack can still be read) that began
 /// after the event `mark`, until the stack settles. `expected` is the status of success.
+///
+/// Each poll reads the stack's status first, then the events since the last one seen: once the
+/// status is final, that one read of events holds every event up to it. Polls come soon after
+/// the start and further apart as the operation goes on ([`Backoff`]).
 pub async fn follow(
     clients: &Clients,
     stack: &str,
@@ -90,8 +100,14 @@ pub async fn follow(
     let mut seen: Vec<StackEvent> = Vec::new();
     let mut stop_handled = false;
     let mut cancelled = false;
+    let mut backoff = Backoff::new(clients.poll);
     let started = std::time::Instant::now();
-    let status = loop {
+    let (status, described) = loop {
+        let described = stacks::describe(clients, stack).await?;
+        let status = described
+            .as_ref()
+            .map(|s| stacks::status(s).to_string())
+            .unwrap_or_else(|| "DELETE_COMPLETE".into());
         let new = events::since(clients, stack, mark.as_deref()).await?;
         if let Some(last) = new.last() {
             mark = Some(last.id.clone());
@@ -100,19 +116,9 @@ pub async fn follow(
             observer.event(e);
         }
         seen.extend(new);
-        let status = stacks::describe(clients, stack)
-            .await?
-            .map(|s| stacks::status(&s).to_string())
-            .unwrap_or_else(|| "DELETE_COMPLETE".into());
         // Right after ExecuteChangeSet a new stack may still read REVIEW_IN_PROGRESS.
         if !in_progress(&status) && status != "REVIEW_IN_PROGRESS" {
-            // Events written between the last read and the final status.
-            let rest = events::since(clients, stack, mark.as_deref()).await?;
-            for e in &rest {
-                observer.event(e);
-            }
-            seen.extend(rest);
-            break status;
+            break (status, described);
         }
         if status == "REVIEW_IN_PROGRESS" && started.elapsed() > NOT_STARTED_AFTER {
             return Err(DeployError::NotStarted {
@@ -141,7 +147,7 @@ pub async fn follow(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(clients.poll) => {}
+            _ = backoff.wait() => {}
             _ = interrupt.next(), if !stop_handled => {}
         }
     };
@@ -158,5 +164,6 @@ pub async fn follow(
         failure,
         events: seen.len(),
         status,
+        described,
     })
 }

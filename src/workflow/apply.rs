@@ -8,15 +8,16 @@ use miette::Diagnostic;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::settle::{settle, Recovery};
+use super::settle::{settle, Found, Recovery};
 use super::{Answer, Observer, Prompter, Session};
 use crate::artifacts::build::{self, BuildError, Built};
 use crate::artifacts::store::Stored;
 use crate::aws::{Access, AwsError, Clients};
 use crate::deploy::apply::{self as steps, Action};
-use crate::deploy::bootstrap::Bootstrap;
+use crate::deploy::bootstrap::{self, Bootstrap};
 use crate::deploy::changeset::{self, ChangeList, Kind, PlannedChange};
 use crate::deploy::interrupt::Interrupt;
+use crate::deploy::live::Endpoint;
 use crate::deploy::outputs::{self, StackOutput};
 use crate::deploy::state::{self, State};
 use crate::deploy::{stacks, DeployError};
@@ -194,6 +195,12 @@ pub trait Ui: Observer + Prompter {
 }
 
 /// Deploy the session's stack.
+///
+/// What does not depend on each other runs at the same time: with `--no-build`, the last build's
+/// artifacts are read while the checks run and the account is read; the stack, the bootstrap
+/// stack and the IoT data endpoint are read at once; the artifacts upload while the change set is
+/// made (see [`steps::prepare`]). Nothing in the account changes before the artifacts are there
+/// and the stack is settled, as when these ran one after the other.
 pub async fn apply(
     session: &Session,
     access: &Access,
@@ -202,6 +209,16 @@ pub async fn apply(
     interrupt: &Interrupt,
 ) -> Result<Applied, ApplyError> {
     let (resolved, rendered) = (&session.resolved, &session.rendered);
+    let collected = options
+        .lambdas
+        .no_build
+        .then(|| collect_in_background(session, &options.lambdas));
+    // The clients are made (configuration, trust store) on another thread while the checks run;
+    // credentials are required only once the checks have passed.
+    let connecting = {
+        let (access, region) = (access.clone(), session.region().to_string());
+        tokio::spawn(async move { Clients::connect(&access, &region).await })
+    };
     if !crate::plan::offline(resolved, rendered).passed() {
         return Err(ApplyError::ChecksFailed);
     }
@@ -211,9 +228,8 @@ pub async fn apply(
     if let Some(over) = estimate.budget_message().filter(|_| !options.ignore_budget) {
         return Ok(Applied::OverBudget(over));
     }
-    let clients = session
-        .connect(access, super::Credentials::Required)
-        .await?;
+    let clients = connecting.await.expect("connecting does not panic");
+    clients.require_credentials().await?;
     if !options.skip_quota_check {
         ui.step("checking the account's quotas");
         let requirements = quotas::derive(resolved);
@@ -227,16 +243,50 @@ pub async fn apply(
             return Ok(Applied::QuotaShortfall(shortfall));
         }
     }
-    let built = match artifacts(session, &options.lambdas, ui) {
+    // Needed by a new stack's parameters and by the outputs: asked once, ahead.
+    let endpoint = Endpoint::default();
+    endpoint.prefetch(&clients);
+    let stack = session.stack();
+    let bootstrap_json = rendered.bootstrap.to_json();
+    // Read only: the stack's state and the bootstrap stack (while the artifacts are collected).
+    let read = || async {
+        tokio::join!(
+            Found::read(&clients, stack),
+            bootstrap::current(&clients, &bootstrap_json)
+        )
+    };
+    let reading = format!("reading stack {stack} in {}", session.region());
+    let (built, read_ahead) = match collected {
+        Some(collected) => {
+            ui.step(&reading);
+            let (built, read) = tokio::join!(collected, read());
+            (built, Some(read))
+        }
+        None => (artifacts(session, &options.lambdas, ui), None),
+    };
+    let built = match built {
         // Ctrl-C reaches the build's cargo too, which then fails: report the stop.
         Err(_) if interrupt.requested() => {
             return Ok(Applied::Stopped("during the build; nothing was deployed"))
         }
         other => other?,
     };
-    let stack = session.stack();
-    ui.step(&format!("reading stack {stack} in {}", session.region()));
-    let (inspection, recovered) = settle(&clients, stack, &options.recovery, ui, interrupt).await?;
+    let (found, current) = match read_ahead {
+        Some(read) => read,
+        None => {
+            ui.step(&reading);
+            read().await
+        }
+    };
+    let (inspection, recovered) = settle(
+        &clients,
+        stack,
+        Some(found?),
+        &options.recovery,
+        ui,
+        interrupt,
+    )
+    .await?;
     if interrupt.requested() {
         return Ok(Applied::Stopped("nothing was changed"));
     }
@@ -245,14 +295,20 @@ pub async fn apply(
         _ => Kind::Update,
     };
     ui.step("preparing: bootstrap stack, artifacts, change set");
+    // Read failures of the bootstrap stack are left to `ensure`, which reads it again.
+    let bootstrap = match current.ok().flatten() {
+        Some(ready) => ready,
+        None => bootstrap::ensure(&clients, &bootstrap_json).await?,
+    };
     let prepared = steps::prepare(
         &clients,
         stack,
         kind,
         inspection.stack.as_ref(),
         &rendered.stack,
-        &rendered.bootstrap.to_json(),
+        bootstrap,
         &built,
+        &endpoint,
     )
     .await?;
     for a in &prepared.artifacts {
@@ -265,7 +321,7 @@ pub async fn apply(
     }
     let cost = CostChange {
         currency: estimate.currency,
-        before: cost_before(session, &clients, kind, ui).await,
+        before: cost_before(session, kind, &prepared.deployed, ui),
         after: estimate.monthly,
     };
     let mut report = Report {
@@ -275,7 +331,11 @@ pub async fn apply(
         status: inspection.status().unwrap_or("").to_string(),
         bootstrap: prepared.bootstrap.clone(),
         artifacts: prepared.artifacts.clone(),
-        changes: prepared.set.changes.clone(),
+        changes: prepared
+            .set
+            .as_ref()
+            .map(|s| s.changes.clone())
+            .unwrap_or_default(),
         cost,
         recovered,
         notes: prepared.notes.clone(),
@@ -283,23 +343,15 @@ pub async fn apply(
         outputs: Vec::new(),
         firmware: Vec::new(),
     };
-    if !report.changes.is_empty() {
-        if let Some(stop) = confirm(
-            &clients,
-            &prepared.set,
-            &report,
-            kind,
-            options,
-            ui,
-            interrupt,
-        )
-        .await?
-        {
+    let mut current = inspection.stack;
+    if let Some(set) = prepared.set.as_ref().filter(|s| !s.changes.is_empty()) {
+        if let Some(stop) = confirm(&clients, set, &report, kind, options, ui, interrupt).await? {
             return Ok(stop);
         }
         ui.step(&format!("deploying stack {stack}"));
         ui.begin(report.changes.len());
-        let outcome = steps::execute(&clients, &prepared.set, ui, interrupt).await;
+        let outcome =
+            steps::execute_after(&clients, set, prepared.mark.clone(), ui, interrupt).await;
         ui.end();
         let outcome = outcome?;
         if outcome.cancelled {
@@ -315,9 +367,71 @@ pub async fn apply(
             Kind::Create => Action::Created,
             Kind::Update => Action::Updated,
         };
+        current = outcome.described;
     }
-    finish(session, &clients, &images, &mut report, ui).await?;
+    finish(
+        session,
+        &clients,
+        current,
+        &endpoint,
+        &images,
+        &mut report,
+        ui,
+    )
+    .await?;
     Ok(Applied::Done(Box::new(report)))
+}
+
+/// The last build's artifacts, read and checked on blocking threads (`--no-build`): the binaries
+/// are split over the cores (the functions of one binary together, as it is read once); should
+/// any part fail, the whole is collected again in order for the same error as one collection.
+fn collect_in_background(
+    session: &Session,
+    lambdas: &Lambdas,
+) -> impl std::future::Future<Output = Result<Vec<Built>, BuildError>> {
+    let functions = crate::stack::deployed_functions(&session.resolved);
+    let arch = session.resolved.architecture;
+    let target = lambdas.target.clone();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let mut parts = vec![Vec::new(); threads];
+    let mut binaries: Vec<&str> = Vec::new();
+    for f in &functions {
+        let bin = f.code.1;
+        let at = match binaries.iter().position(|b| *b == bin) {
+            Some(at) => at,
+            None => {
+                binaries.push(bin);
+                binaries.len() - 1
+            }
+        };
+        parts[at % threads].push(*f);
+    }
+    let tasks: Vec<_> = parts
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let target = target.clone();
+            tokio::task::spawn_blocking(move || build::collect(&target, &part, arch))
+        })
+        .collect();
+    async move {
+        let mut built = Vec::new();
+        let mut failed = false;
+        for task in tasks {
+            match task.await.expect("collecting the artifacts does not panic") {
+                Ok(part) => built.extend(part),
+                Err(_) => failed = true,
+            }
+        }
+        if failed {
+            return tokio::task::spawn_blocking(move || build::collect(&target, &functions, arch))
+                .await
+                .expect("collecting the artifacts does not panic");
+        }
+        let order = |b: &Built| functions.iter().position(|f| f.name == b.function);
+        built.sort_by_key(order);
+        Ok(built)
+    }
 }
 
 /// Build the Lambdas (or collect the last build with `no_build`), on a blocking thread.
@@ -343,17 +457,17 @@ fn artifacts(
 }
 
 /// The deployed template's monthly estimate, for an update; `None` when it cannot be read.
-async fn cost_before(
+fn cost_before(
     session: &Session,
-    clients: &Clients,
     kind: Kind,
+    deployed: &Result<Option<serde_json::Value>, String>,
     ui: &mut impl Ui,
 ) -> Option<f64> {
     if kind == Kind::Create {
         return None;
     }
-    match stacks::template(clients, session.stack()).await {
-        Ok(Some(deployed)) => Some(crate::cost::estimate(&session.resolved, &deployed).monthly),
+    match deployed {
+        Ok(Some(deployed)) => Some(crate::cost::estimate(&session.resolved, deployed).monthly),
         Ok(None) => None,
         Err(e) => {
             ui.note(&format!(
@@ -432,26 +546,36 @@ fn failed(
 }
 
 /// After the change set: termination protection as the profile says, the outputs, the
-/// profile's firmware.
+/// profile's firmware. `current` is the stack as last read (after the execution, or before an
+/// apply that changed nothing); read again when missing.
 async fn finish(
     session: &Session,
     clients: &Clients,
+    current: Option<aws_sdk_cloudformation::types::Stack>,
+    endpoint: &Endpoint,
     images: &[firmware::manifest::Checked],
     report: &mut Report,
     ui: &mut impl Ui,
 ) -> Result<(), ApplyError> {
     let stack = session.stack();
-    let current = stacks::describe(clients, stack)
-        .await?
-        .ok_or_else(|| ApplyError::Disappeared(stack.to_string()))?;
+    let current = match current {
+        Some(current) => current,
+        None => stacks::describe(clients, stack)
+            .await?
+            .ok_or_else(|| ApplyError::Disappeared(stack.to_string()))?,
+    };
     let protect = session.resolved.profile.termination_protection;
-    if state::set_termination_protection(clients, &current, protect).await? {
+    let (turned, outputs) = tokio::join!(
+        state::set_termination_protection(clients, &current, protect),
+        outputs::read_with(clients, &current, &session.rendered.stack, endpoint)
+    );
+    if turned? {
         let state = if protect { "on" } else { "off" };
         ui.step(&format!("termination protection turned {state}"));
     }
     report.termination_protection = protect;
     report.status = stacks::status(&current).to_string();
-    report.outputs = outputs::read(clients, &current, &session.rendered.stack).await?;
+    report.outputs = outputs?;
     if !images.is_empty() {
         let iot_jobs = session.resolved.profile.firmware.iot_jobs;
         let target = publish::target(clients, stack, iot_jobs).await?;

@@ -20,17 +20,49 @@ pub struct Recovery {
     pub skip_resources: Vec<String>,
 }
 
-/// Settle `stack`; what was done, as notes.
+/// The stack as [`settle`] first finds it, read without changing anything (so it may be read
+/// while other things are under way): its state and, when it is ready for an update, the change
+/// sets earlier runs left on it.
+#[derive(Debug)]
+pub struct Found {
+    pub inspection: Inspection,
+    leftovers: Vec<String>,
+}
+
+impl Found {
+    pub async fn read(clients: &Clients, stack: &str) -> Result<Found, DeployError> {
+        let inspection = state::inspect(clients, stack).await?;
+        let leftovers = match inspection.state {
+            State::Ready => state::leftover_change_sets(clients, stack).await?,
+            _ => Vec::new(),
+        };
+        Ok(Found {
+            inspection,
+            leftovers,
+        })
+    }
+}
+
+/// Settle `stack`, starting from how it was `found` (read here when `None`); what was done, as
+/// notes.
 pub async fn settle(
     clients: &Clients,
     stack: &str,
+    found: Option<Found>,
     recovery: &Recovery,
     ui: &mut (impl Observer + Prompter),
     interrupt: &Interrupt,
 ) -> Result<(Inspection, Vec<String>), DeployError> {
     let mut done = Vec::new();
+    let mut found = found;
     loop {
-        let inspection = state::inspect(clients, stack).await?;
+        let Found {
+            inspection,
+            leftovers,
+        } = match found.take() {
+            Some(f) => f,
+            None => Found::read(clients, stack).await?,
+        };
         let status = inspection.status().unwrap_or_default().to_string();
         let cause = |failure: &Option<crate::deploy::events::Failure>| {
             failure
@@ -41,7 +73,8 @@ pub async fn settle(
         match &inspection.state {
             State::Missing => return Ok((inspection, done)),
             State::Ready => {
-                for set in state::remove_leftover_change_sets(clients, stack).await? {
+                state::delete_change_sets(clients, stack, &leftovers).await?;
+                for set in leftovers {
                     done.push(format!("deleted the change set {set} an earlier run left"));
                 }
                 return Ok((inspection, done));
