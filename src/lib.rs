@@ -1,7 +1,7 @@
 //! rmdeploy: deploys a self-hosted ESP RainMaker-style IoT cloud into your own AWS account.
 //!
 //! Domain modules (`profile`, `catalog`, `stack`, `render`, `checks`, `plan`, `cost`, `quotas`,
-//! `artifacts`, `firmware`, `deploy`) know nothing about the terminal; `workflow` runs what a
+//! `artifacts`, `firmware`, `nodes`, `deploy`) know nothing about the terminal; `workflow` runs what a
 //! command does end to end through the `Observer` and `Prompter` traits; `cli`, `commands` and
 //! `output` are the command-line face. Dependencies point one way (the tests in `layering.rs` keep it so).
 
@@ -15,6 +15,7 @@ pub mod cost;
 pub mod deploy;
 pub mod exit;
 pub mod firmware;
+pub mod nodes;
 pub mod output;
 pub mod plan;
 pub mod profile;
