@@ -242,5 +242,8 @@ fn generic_images_equal_the_generators_for_every_type() {
     let theirs = std::fs::read(dir.join("all.bin")).unwrap();
     let ours = nvs::image(&expected, 0x7000).unwrap();
     assert_eq!(compare("every type", &ours, &theirs, &expected), None);
-    assert!(pages_used(&theirs) >= 4, "the string fills a page, the blob spans pages");
+    assert!(
+        pages_used(&theirs) >= 4,
+        "the string fills a page, the blob spans pages"
+    );
 }

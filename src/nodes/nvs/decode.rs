@@ -128,9 +128,10 @@ fn read_entry(h: &[u8], data: &[u8], offset: usize, found: &mut Found) -> Result
             return Ok(());
         }
         let index = h[24];
-        let taken =
-            found.namespaces.contains_key(&index) || found.namespaces.values().any(|n| *n == key);
-        if code != 0x01 || index == 0 || index == CHUNK_ANY || taken {
+        if code != 0x01 || index == 0 || index == CHUNK_ANY {
+            return bad("a namespace definition is a u8 from 1 to 254");
+        }
+        if found.namespaces.contains_key(&index) || found.namespaces.values().any(|n| *n == key) {
             return Err(DecodeError::DuplicateNamespace { name: key, index });
         }
         found.namespaces.insert(index, key);
