@@ -53,6 +53,9 @@ pub struct Profile {
     /// Device firmware to publish for OTA.
     #[serde(default)]
     pub firmware: FirmwareSettings,
+    /// How devices get their identity: claiming (`esp-rainmaker-cli claim`) and `rmdeploy nodes`.
+    #[serde(default)]
+    pub devices: DeviceSettings,
     /// A ceiling on the estimated monthly cost: `plan` and `apply` stop (exit 2) when the
     /// estimate is over it, unless `--ignore-budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -719,6 +722,33 @@ impl Default for Capacity {
             api_requests_per_device_per_day: default_api_requests(),
             app_users: None,
             ota_updates_per_year: default_ota_updates(),
+        }
+    }
+}
+
+/// How devices get their identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// Chips one user may claim in an hour (`claim/initiate`); more get HTTP 429.
+    #[serde(default = "default_claims_per_hour")]
+    pub claims_per_user_per_hour: i64,
+    /// The firmware project (`project_name` in the manifest) a claimed node is bound to for OTA.
+    /// Without it, a claimed node gets OTA only once its thing has a `project_name` attribute
+    /// (`rmdeploy nodes provision --project` sets it for a factory batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_project: Option<String>,
+}
+
+fn default_claims_per_hour() -> i64 {
+    20
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        DeviceSettings {
+            claims_per_user_per_hour: default_claims_per_hour(),
+            claim_project: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
     identity(p, variant, &mut out);
     identity_access(p, variant, &mut out);
     firmware(p, &mut out);
+    devices(p, &mut out);
     budget(p, variant, &mut out);
     if p.tracing && variant == Variant::China {
         out.push(Issue::new(
@@ -33,6 +34,30 @@ pub fn check(p: &Profile, variant: Variant) -> Vec<Issue> {
         ));
     }
     out
+}
+
+fn devices(p: &Profile, out: &mut Vec<Issue>) {
+    bounded(
+        out,
+        &["devices", "claims_per_user_per_hour"],
+        p.devices.claims_per_user_per_hour,
+        "the chips one user may claim in an hour; 20 suits people claiming their own boards",
+    );
+    let Some(project) = &p.devices.claim_project else {
+        return;
+    };
+    let ok = !project.is_empty()
+        && project.len() <= 32
+        && project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !ok {
+        out.push(Issue::new(
+            &["devices", "claim_project"],
+            format!("devices.claim_project `{project}` is not a firmware project name"),
+            "at most 32 letters, digits, `_`, `.` or `-`: the `project` of the manifest's images, for example `light`",
+        ));
+    }
 }
 
 fn budget(p: &Profile, variant: Variant, out: &mut Vec<Issue>) {
@@ -108,6 +133,7 @@ const RANGES: &[(&[&str], i64, i64)] = &[
         i64::MAX,
     ),
     (&["firmware", "images", "*", "max_per_minute"], 1, i64::MAX),
+    (&["devices", "claims_per_user_per_hour"], 1, 10_000),
 ];
 
 /// The smallest and largest value allowed at a key path, for the keys with a range (the log

@@ -94,6 +94,7 @@ pub struct FunctionModel {
     pub reads_firmware: bool,
     pub reads_registry: bool,
     pub reads_certificates: bool,
+    pub registers_nodes: bool,
     /// Logical id prefixes of the functions it invokes.
     pub invokes: Vec<&'static str>,
     pub publishes_push: bool,
@@ -281,7 +282,7 @@ fn function_model(
         ));
     }
     let reference = |name: &str, value: Value| (name.to_string(), value.to_string());
-    if !f.publishes.is_empty() {
+    if !f.publishes.is_empty() || f.registers_nodes {
         env.push(reference(
             "IOT_DATA_ENDPOINT",
             json!({"Ref": "IotDataEndpoint"}),
@@ -293,6 +294,17 @@ fn function_model(
             &format!("FUNCTION_{}", target.name.replace('-', "_").to_uppercase()),
             json!({"Ref": format!("{}Function", target.prefix)}),
         ));
+    }
+    if f.registers_nodes {
+        env.push(reference("THING_TYPE", json!({"Ref": "NodeThingType"})));
+        env.push(reference("NODE_POLICY", json!({"Ref": "NodePolicy"})));
+        env.push(reference(
+            "CLAIMS_PER_USER_PER_HOUR",
+            json!(p.devices.claims_per_user_per_hour.to_string()),
+        ));
+        if let Some(project) = &p.devices.claim_project {
+            env.push(reference("CLAIM_PROJECT", json!(project)));
+        }
     }
     if f.reads_firmware {
         env.push(reference(
@@ -371,6 +383,7 @@ fn function_model(
         reads_firmware: f.reads_firmware,
         reads_registry: f.reads_registry,
         reads_certificates: f.reads_certificates,
+        registers_nodes: f.registers_nodes,
         invokes: f
             .invokes
             .iter()
@@ -400,16 +413,25 @@ fn api_tree(r: &Resolved) -> (Vec<ApiResourceModel>, Vec<ApiMethodModel>) {
     }];
     let mut methods = Vec::new();
     for route in &routes {
-        let mut parent = "ApiV1Resource".to_string();
-        let mut id = "ApiV1".to_string();
-        for (depth, part) in route.path.split('/').enumerate() {
+        // a route from the stage's root (`/mqtt_host`) hangs off the API's root resource
+        let (path, mut parent, mut id) = match route.path.strip_prefix('/') {
+            Some(path) => (path, None, "Api".to_string()),
+            None => (
+                route.path,
+                Some("ApiV1Resource".to_string()),
+                "ApiV1".to_string(),
+            ),
+        };
+        for (depth, part) in path.split('/').enumerate() {
             id.push_str(&camel(part));
-            let prefix: String = route
-                .path
-                .split('/')
-                .take(depth + 1)
-                .collect::<Vec<_>>()
-                .join("/");
+            let root = if route.path.starts_with('/') { "/" } else { "" };
+            let prefix = format!(
+                "{root}{}",
+                path.split('/')
+                    .take(depth + 1)
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
             // A resource belongs to a feature when every route under it does.
             let under: Vec<&&catalog::RouteSpec> = routes
                 .iter()
@@ -424,16 +446,16 @@ fn api_tree(r: &Resolved) -> (Vec<ApiResourceModel>, Vec<ApiMethodModel>) {
             if !resources.iter().any(|res| res.logical_id == logical_id) {
                 resources.push(ApiResourceModel {
                     logical_id: logical_id.clone(),
-                    parent: Some(parent.clone()),
+                    parent: parent.clone(),
                     path_part: part.to_string(),
                     feature,
                 });
             }
-            parent = logical_id;
+            parent = Some(logical_id);
         }
         methods.push(ApiMethodModel {
             logical_id: format!("{id}{}Method", camel(&route.method.to_lowercase())),
-            resource: parent,
+            resource: parent.expect("a route has at least one part"),
             method: route.method,
             function_prefix: catalog::function(route.function).prefix,
             authorized: route.authorized,

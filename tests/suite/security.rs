@@ -14,11 +14,23 @@ use rmdeploy::profile;
 use serde_json::Value;
 
 /// `Resource: "*"` in an Allow statement: (resource, action, why AWS offers nothing narrower).
-const STAR_RESOURCES: &[(&str, &str, &str)] = &[(
-    "CognitoSmsRole",
-    "sns:Publish",
-    "an SMS goes to a phone number, which has no ARN; SNS defines only the topic resource type",
-)];
+const STAR_RESOURCES: &[(&str, &str, &str)] = &[
+    (
+        "CognitoSmsRole",
+        "sns:Publish",
+        "an SMS goes to a phone number, which has no ARN; SNS defines only the topic resource type",
+    ),
+    (
+        "ClaimRole",
+        "iot:CreateCertificateFromCsr",
+        "IAM defines no resource type for it: the certificate does not exist before the call",
+    ),
+    (
+        "ClaimRole",
+        "iot:DescribeEndpoint",
+        "IAM defines no resource type for it: an endpoint is the account's",
+    ),
+];
 
 /// Cloud-to-node topics the functions publish to, for any node (the node id is runtime data).
 fn publish_to_any_node(resource: &str) -> bool {
@@ -49,6 +61,21 @@ fn named_wildcard(actions: &[String], resource: &str) -> bool {
                 "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*",
             ]
             .contains(&resource))
+        // claiming: the things and certificates of nodes (named at run time) the claim function
+        // registers, attaches and revokes
+        || (only(&[
+            "iot:CreateThing",
+            "iot:UpdateThing",
+            "iot:ListThingPrincipals",
+            "iot:AttachThingPrincipal",
+            "iot:DetachThingPrincipal",
+        ]) && [
+            "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:thing/*",
+            "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*",
+        ]
+        .contains(&resource))
+        || (only(&["iot:AttachPolicy", "iot:UpdateCertificate"])
+            && resource == "arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cert/*")
         // the log streams of AWS IoT's own log group
         || (only(&[
             "logs:CreateLogGroup",
@@ -375,13 +402,17 @@ fn a_node_acts_only_as_its_own_thing() {
 
 #[test]
 fn api_methods_are_authorized_and_the_stage_is_throttled() {
-    // Sign-up and login (Cognito only) are the only public methods.
+    // Sign-up and login (Cognito only) and the MQTT host (an endpoint name the CLI asks for
+    // before sign-in; it serves nothing else) are the only public methods.
     let public = ["ApiV1User2PostMethod", "ApiV1Login2PostMethod"];
     for (name, resolved, docs) in crate::support::every_rendering() {
         let doc = &docs[0];
         for (id, m) in resources_of(doc, "AWS::ApiGateway::Method") {
             let p = &m["Properties"];
-            if public.contains(&id.as_str()) {
+            if id == "ApiMqttHostGetMethod" {
+                assert_eq!(p["AuthorizationType"], "NONE", "{name}: {id}");
+                assert_eq!(p["HttpMethod"], "GET", "{name}: {id}");
+            } else if public.contains(&id.as_str()) {
                 assert_eq!(p["AuthorizationType"], "NONE", "{name}: {id}");
                 assert_eq!(resolved.identity, profile::IdentityProvider::Cognito);
             } else {

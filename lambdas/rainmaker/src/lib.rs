@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod authorizer;
 pub mod challenge;
+pub mod claim;
 pub mod cmd_resp;
 pub mod event;
 pub mod http;

@@ -6,6 +6,7 @@
 
 pub mod building;
 pub mod faults;
+pub mod iot_ca;
 pub mod iot_sql;
 pub mod moto;
 pub mod proxy;

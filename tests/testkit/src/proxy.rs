@@ -1,13 +1,15 @@
 //! A loopback HTTP proxy in front of moto_server that records every request (method, path,
 //! body) and passes it on unchanged: what a handler sent where moto keeps no readable trace
 //! (IoT data-plane publishes). It can also stand in for Lambda's `Invoke` API: an asynchronous
-//! invocation is recorded and answered 202, for the test to deliver to the function.
+//! invocation is recorded and answered 202, for the test to deliver to the function. And it plays
+//! AWS IoT's `CreateCertificateFromCsr`, which moto gets wrong (see [`IotCa`]).
 
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use super::faults::{forward, read_request};
+use super::iot_ca::IotCa;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -19,6 +21,7 @@ pub struct Recorded {
 pub struct Proxy {
     pub url: String,
     recorded: Arc<Mutex<Vec<Recorded>>>,
+    ca: Arc<IotCa>,
 }
 
 /// The path of Lambda's `Invoke`.
@@ -31,16 +34,22 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_string();
         let recorded = Arc::new(Mutex::new(Vec::new()));
-        let log = recorded.clone();
+        let ca = Arc::new(IotCa::new());
+        let (log, issuer) = (recorded.clone(), ca.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (upstream, log) = (upstream.clone(), log.clone());
+                let (upstream, log, ca) = (upstream.clone(), log.clone(), issuer.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &upstream, &log);
+                    let _ = serve(stream, &upstream, &log, &ca);
                 });
             }
         });
-        Proxy { url, recorded }
+        Proxy { url, recorded, ca }
+    }
+
+    /// The CA certificate (PEM) the certificates issued for CSRs chain to.
+    pub fn ca_pem(&self) -> String {
+        self.ca.pem()
     }
 
     pub fn recorded(&self) -> Vec<Recorded> {
@@ -89,7 +98,12 @@ impl Proxy {
 }
 
 /// One request per connection: read it, record it, send it upstream, copy the answer back.
-fn serve(stream: TcpStream, upstream: &str, log: &Mutex<Vec<Recorded>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    upstream: &str,
+    log: &Mutex<Vec<Recorded>>,
+    ca: &IotCa,
+) -> std::io::Result<()> {
     let mut client = stream.try_clone()?;
     let req = read_request(&mut BufReader::new(stream))?;
     let mut parts = req.line.split_whitespace();
@@ -104,6 +118,8 @@ fn serve(stream: TcpStream, upstream: &str, log: &Mutex<Vec<Recorded>>) -> std::
         client.write_all(
             b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         )?;
+    } else if let Some(answer) = ca.answer(&req, upstream) {
+        client.write_all(&answer)?;
     } else {
         client.write_all(&forward(&req, upstream)?)?;
     }

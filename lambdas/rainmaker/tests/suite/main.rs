@@ -9,6 +9,7 @@ mod support;
 mod api_cli;
 mod authorizer;
 mod challenge_moto;
+mod claim_cli;
 mod conformance;
 mod handlers_moto;
 mod identity_moto;

@@ -6,6 +6,7 @@
 pub use rmdeploy_testkit::*;
 
 pub mod firmware;
+pub mod gateway;
 pub mod runtime_api;
 pub mod stack_cloud;
 pub mod tables;

@@ -83,6 +83,28 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
+/// The node policy's document of the template, its `Fn::Sub`s filled in for moto's account.
+fn policy_document(template: &Value) -> String {
+    fn fill(v: &Value) -> Value {
+        match v {
+            Value::Object(m) if m.contains_key("Fn::Sub") => {
+                let text = m["Fn::Sub"].as_str().unwrap_or_default();
+                json!(text
+                    .replace("${AWS::Partition}", "aws")
+                    .replace("${AWS::Region}", "us-east-1")
+                    .replace("${AWS::AccountId}", "123456789012")
+                    .replace("${!", "${"))
+            }
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), fill(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(fill).collect()),
+            other => other.clone(),
+        }
+    }
+    fill(&template["Resources"]["NodePolicy"]["Properties"]["PolicyDocument"]).to_string()
+}
+
 impl StackCloud {
     /// The stack of a shipped profile, its tables in moto, its functions running.
     pub fn start(profile: &str) -> StackCloud {
@@ -125,6 +147,24 @@ impl StackCloud {
             refs.insert("PushTopic".into(), topic);
             refs.insert("WebhookQueue".into(), queue);
             refs.insert("AWS::StackName".into(), STACK.into());
+            // the node policy and thing type, made in moto as the template makes them
+            let iot = aws_sdk_iot::Client::new(&config);
+            let policy = format!("{STACK}-node");
+            let document = policy_document(&template);
+            iot.create_policy()
+                .policy_name(&policy)
+                .policy_document(document)
+                .send()
+                .await
+                .unwrap();
+            let thing_type = format!("{STACK}-esp-node");
+            iot.create_thing_type()
+                .thing_type_name(&thing_type)
+                .send()
+                .await
+                .unwrap();
+            refs.insert("NodePolicy".into(), policy);
+            refs.insert("NodeThingType".into(), thing_type);
             for f in catalog::FUNCTIONS {
                 refs.insert(
                     format!("{}Function", f.prefix),
@@ -150,6 +190,7 @@ impl StackCloud {
             .collect();
         let mut wanted: Vec<String> = rules.iter().map(|r| r.function.clone()).collect();
         wanted.push(catalog::function(catalog::FunctionKey::Api).prefix.into());
+        wanted.push(catalog::function(catalog::FunctionKey::Claim).prefix.into());
         wanted.sort();
         wanted.dedup();
         let mut functions = HashMap::new();
