@@ -99,18 +99,19 @@ impl Cli {
     }
 }
 
-/// The SubjectPublicKeyInfo (DER) of a PEM certificate.
+/// The public key a PEM certificate certifies (the subject public key's bits).
 fn certified_key(pem: &[u8]) -> Vec<u8> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem).expect("a PEM certificate");
     let cert = pem.parse_x509().expect("an X.509 certificate");
-    cert.public_key().raw.to_vec()
+    cert.public_key().subject_public_key.data.to_vec()
 }
 
-/// The SubjectPublicKeyInfo (DER) of a PEM private key.
+/// The public key of a PEM private key, in the same form.
 fn key_of(pem: &str) -> Vec<u8> {
     rcgen::KeyPair::from_pem(pem)
         .expect("a PEM private key")
-        .public_key_der()
+        .public_key_raw()
+        .to_vec()
 }
 
 /// A call of the claim function as API Gateway hands it over: (status, body).
