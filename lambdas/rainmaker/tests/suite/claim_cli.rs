@@ -514,3 +514,107 @@ fn hostile_claims_are_refused_with_the_reason_and_register_nothing() {
     };
     assert_eq!(r["statusCode"], 401);
 }
+
+/// Publish what the firmware publishes, as `node`: the rule's answer.
+fn send(cloud: &StackCloud, node: &str, m: &crate::support::firmware::Message, at: i64) -> Value {
+    let answers = cloud.publish(node, &m.topic, &m.bytes, at);
+    match answers
+        .into_iter()
+        .find(|(rule, _)| !rule.starts_with("invoke "))
+    {
+        Some((_, Answer::Response(v))) => v,
+        other => panic!("{}: {other:?}", m.topic),
+    }
+}
+
+#[test]
+fn a_claimed_node_speaks_the_contract_and_gets_the_firmware_of_its_claimed_project_only() {
+    use crate::support::firmware;
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    let cloud = StackCloud::start("global");
+    let (light, liar) = (MAC, "7CDFA1B2C3D6");
+    for mac in [light, liar] {
+        let (_, verify) = claim(&cloud, "ann", mac, None);
+        assert_eq!(verify.0, 200, "{verify:?}");
+    }
+    // A job for the claimed project (`light`, devices.claim_project) on esp32c3, and its image.
+    let job = "light-1_1_0-0123456789ab";
+    cloud.rt.block_on(async {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&cloud.config)
+                .force_path_style(true)
+                .build(),
+        );
+        let key = "firmware/light/1.1.0/image.bin";
+        s3.put_object()
+            .bucket(crate::support::stack_cloud::BUCKET)
+            .key(key)
+            .body(b"\xe9firmware".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        cloud
+            .db
+            .put_item()
+            .table_name("ota_jobs")
+            .item("job_id", A::S(job.into()))
+            .item("sk", A::S("job".into()))
+            .item("project", A::S("light".into()))
+            .item("chip", A::S("esp32c3".into()))
+            .item("fw_version", A::S("1.1.0".into()))
+            .item("key", A::S(key.into()))
+            .item("file_size", A::N("9".into()))
+            .item("created_at", A::N("1".into()))
+            .item("state", A::S("active".into()))
+            .item("max_parallel", A::N("0".into()))
+            .item("max_per_minute", A::N("0".into()))
+            .item("timeout_s", A::N("600".into()))
+            .send()
+            .await
+            .unwrap();
+    });
+    let now = rmdeploy_lambdas::runtime::now_ms();
+    // The first config of each node is accepted; one of them claims another project.
+    for (node, project) in [(light, "light"), (liar, "fan")] {
+        let stored = send(
+            &cloud,
+            node,
+            &firmware::config(node, project, "esp32c3", "1.0"),
+            now,
+        );
+        assert_eq!(stored["stored"], true, "{node}: {stored}");
+    }
+    send(
+        &cloud,
+        light,
+        &firmware::otafetch(light, "1.0"),
+        now + 1_000,
+    );
+    send(&cloud, liar, &firmware::otafetch(liar, "1.0"), now + 1_000);
+    let offers: Vec<String> = cloud
+        .published()
+        .into_iter()
+        .filter(|(t, _)| t.ends_with("/otaurl"))
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        offers,
+        vec![format!("node/{light}/otaurl")],
+        "only the node of the claimed project"
+    );
+}
+
+#[test]
+fn claiming_works_on_the_china_stack_for_an_oauth2_user() {
+    // The china profile: OAuth2 users (the authorizer's principalId), its own template and
+    // environment for the claim function.
+    let cloud = StackCloud::start("china");
+    let (init, verify) = claim(&cloud, "oidc|zhang-wei", MAC, None);
+    assert_eq!((init.0, verify.0), (200, 200), "{verify:?}");
+    let attributes = describe_thing(&cloud, MAC).attributes().unwrap().clone();
+    assert_eq!(attributes["project_name"], "light");
+    assert!(attributes["claimed_by"].starts_with("sha256:"));
+    let certs = certificates(&cloud, MAC);
+    assert_eq!((certs.len(), certs[0].1.as_str()), (1, "ACTIVE"));
+    assert_eq!(certs[0].2, vec![format!("{STACK}-node")]);
+}
