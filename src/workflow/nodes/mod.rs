@@ -359,8 +359,8 @@ impl fmt::Display for NodeList {
         )?;
         writeln!(
             f,
-            "  {:<14} {:<8} {:<12} {:<16} {:<10} {}",
-            "node", "online", "firmware", "project", "chip", "batch"
+            "  {:<14} {:<8} {:<12} {:<16} {:<10} batch",
+            "node", "online", "firmware", "project", "chip"
         )?;
         for n in &self.nodes {
             let online = match n.status.online {
