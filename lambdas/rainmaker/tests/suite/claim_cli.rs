@@ -108,9 +108,10 @@ fn certified_key(pem: &[u8]) -> Vec<u8> {
 
 /// The SubjectPublicKeyInfo (DER) of a PEM private key.
 fn key_of(pem: &str) -> Vec<u8> {
+    use rcgen::PublicKeyData;
     rcgen::KeyPair::from_pem(pem)
         .expect("a PEM private key")
-        .public_key_der()
+        .subject_public_key_info()
 }
 
 /// A call of the claim function as API Gateway hands it over: (status, body).
