@@ -47,6 +47,8 @@ pub enum Command {
     Profile(commands::profile::Command),
     #[command(subcommand)]
     Firmware(commands::firmware::Command),
+    #[command(subcommand)]
+    Nodes(commands::nodes::Command),
 }
 
 impl Cli {
@@ -63,6 +65,7 @@ impl Cli {
             Command::Render(args) => commands::render::run(args, self.output),
             Command::Profile(cmd) => commands::profile::run(cmd, self.output),
             Command::Firmware(cmd) => commands::firmware::run(cmd, self.output),
+            Command::Nodes(cmd) => commands::nodes::run(cmd, self.output),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod build;
 pub mod cost;
 pub mod destroy;
 pub mod firmware;
+pub mod nodes;
 pub mod plan;
 pub mod profile;
 pub mod progress;

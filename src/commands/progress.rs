@@ -116,6 +116,28 @@ impl Observer for Progress {
     fn end(&mut self) {
         self.finish();
     }
+
+    /// A bar of `total` on a terminal; otherwise a line at each tenth (and at the end).
+    fn tally(&mut self, done: usize, total: usize, what: &str) {
+        if !self.terminal {
+            let step = (total / 10).max(1);
+            if done == total || done % step == 0 {
+                eprintln!("{done}/{total} {what}");
+            }
+            return;
+        }
+        if self.bar.is_none() {
+            let bar = ProgressBar::new(total as u64);
+            let template = format!("{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {what}  {{per_sec}}  eta {{eta}}");
+            bar.set_style(ProgressStyle::with_template(&template).expect("the template is valid"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
 }
 
 /// The stack status last shown, shared with the Ctrl-C listener.

@@ -26,6 +26,8 @@ pub trait Observer {
     fn begin(&mut self, _total: usize) {}
     /// The stack operation begun last has ended.
     fn end(&mut self) {}
+    /// `done` of `total` `what` (nodes of a factory batch) are finished.
+    fn tally(&mut self, _done: usize, _total: usize, _what: &str) {}
 }
 
 /// An observer that keeps nothing, for callers that only want the outcome.

@@ -1,7 +1,15 @@
-//! Devices registered with the cloud (nodes) and what they are given in the factory: for now the
-//! factory NVS partition image that stock ESP RainMaker firmware reads its identity from
-//! (`nvs`). Nothing here knows about the terminal.
+//! Devices registered with the cloud (nodes) and what they are given in the factory: the
+//! factory NVS partition image stock ESP RainMaker firmware reads its identity from (`nvs`),
+//! a node's key, CSR, id and QR payload (`identity`), a factory batch on disk with its journal
+//! (`batch`), and the nodes AWS IoT and the stack's tables know of (`registry`). Nothing here
+//! knows about the terminal.
 
+pub mod batch;
+mod error;
+pub mod files;
+pub mod identity;
 pub mod nvs;
+pub mod registry;
 
+pub use error::NodesError;
 pub use nvs::{decode, image, DecodeError, Entry, FactoryCreds, Value, WriteError};

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod nodes;
 pub mod plan;
 pub mod quotas;
 pub mod session;

@@ -17,6 +17,7 @@ mod firmware_image;
 mod firmware_moto;
 mod fuzz_profile;
 mod lint;
+mod nodes_moto;
 mod nvs;
 mod plan_live;
 mod profile_validation;
