@@ -121,7 +121,8 @@ pub async fn open(
         Err(e) if condition_failed(&e) => {
             // the node's own session, opened since it was read: give back the slot taken here
             if let Some(key) = &slot {
-                ota_slots::release(&ctx.db, &ctx.jobs_table, &job.job_id, key, node).await?;
+                ota_slots::release(&ctx.db, &ctx.jobs_table, &job.job_id, key, node, now_ms)
+                    .await?;
                 ctx.slots.forget(&job.job_id, &group);
             }
             Ok(Opened::Open)

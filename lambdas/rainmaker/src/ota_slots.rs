@@ -7,9 +7,9 @@
 //! after `held_until`). A session takes a slot with a conditional write that succeeds only when
 //! the slot is missing or its `held_until` has passed: two fetches racing for the last slot of a
 //! network cannot both win, whichever function instances run them. The session names its slot
-//! (`slot` on its `node#` item); `ota-status` deletes the slot when the session ends (`success`,
-//! `failed`, `rejected`), on condition that it is still that node's. A slot whose session never
-//! ends is free again at `held_until`, whatever the node reported meanwhile.
+//! (`slot` on its `node#` item); `ota-status` frees the slot when the session ends (`success`,
+//! `failed`, `rejected`: `held_until` 0), on condition that it is still that node's. A slot whose
+//! session never ends is free again at `held_until`, whatever the node reported meanwhile.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -111,25 +111,41 @@ pub async fn take(db: &Client, table: &str, slot: Item, now_ms: i64) -> Result<b
     }
 }
 
-/// Free the slot `slot_key` of a job when `node` still holds it: `false` when it does not (the
-/// slot timed out and another session took it, or it was freed already).
+/// Free the slot `slot_key` of a job when `node` still holds it (its `held_until` becomes 0,
+/// `released_at` says when): `false` when it does not (the slot timed out and another session
+/// took it). A put, not a delete: the functions that free slots write the table but delete
+/// nothing from it.
 pub async fn release(
     db: &Client,
     table: &str,
     job_id: &str,
     slot_key: &str,
     node: &str,
+    at_ms: i64,
 ) -> Result<bool, Error> {
-    let deleted = db
-        .delete_item()
+    let freed: Item = [
+        ("job_id", AttributeValue::S(job_id.into())),
+        ("sk", AttributeValue::S(slot_key.into())),
+        ("node_id", AttributeValue::S(node.into())),
+        ("held_until", AttributeValue::N("0".into())),
+        ("released_at", AttributeValue::N(at_ms.to_string())),
+        (
+            "expires_at",
+            AttributeValue::N(crate::store::expires_after(at_ms, KEEP_DAYS).to_string()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let written = db
+        .put_item()
         .table_name(table)
-        .key("job_id", AttributeValue::S(job_id.into()))
-        .key("sk", AttributeValue::S(slot_key.into()))
+        .set_item(Some(freed))
         .condition_expression("node_id = :n")
         .expression_attribute_values(":n", AttributeValue::S(node.into()))
         .send()
         .await;
-    match deleted {
+    match written {
         Ok(_) => Ok(true),
         Err(e) if condition_failed(&e) => Ok(false),
         Err(e) => Err(e.into()),

@@ -168,7 +168,8 @@ async fn free_slot(
     if slot.is_empty() {
         return Ok(());
     }
-    let freed = crate::ota_slots::release(db, table, &s.job_id, &slot, &s.node_id).await?;
+    let freed =
+        crate::ota_slots::release(db, table, &s.job_id, &slot, &s.node_id, s.received_at).await?;
     tracing::info!(node_id = %s.node_id, job = %s.job_id, %slot, freed, "OTA session ended");
     Ok(())
 }
