@@ -228,7 +228,7 @@ pub fn assumptions(c: &Capacity) -> Vec<String> {
             n(c.users() as f64)
         ),
         format!(
-            "DynamoDB units per event as the bundled handlers spend them (params: 2 writes; presence and config: a write of the {} KB node item; OTA fetch: 2 read units for the node's session and its job, looked up by key, and once per device and update a count of the job's sessions, {} updates a year)",
+            "DynamoDB units per event as the bundled handlers spend them (params: 2 writes; presence and config: a write of the {} KB node item; OTA fetch: 2 read units for the node's session and its job, looked up by key, and once per device and update a count of the job's sessions, a read of its network's slots and three writes, {} updates a year)",
             traffic::NODE_ITEM_BYTES / 1024.0,
             c.ota_updates_per_year
         ),

@@ -135,18 +135,20 @@ fn the_estimate_of_a_small_stack_matches_a_hand_computation() {
     ));
     // ota_jobs: each fetch reads the node's session (1 unit, consistent) and its job by key
     // (the index and the job item, half a unit each); each device's update opens a session once,
-    // counting the job's sessions first (1,000 of 200 bytes, half a unit per 4 KB) and writing
-    // one item, to the table and its index (× 2). Sessions and reports (3 items a device and
-    // update, 200 bytes) stay 30 days: 6 × 30 / 365 of an update per device.
+    // counting the job's sessions first (1,000 of 200 bytes, half a unit per 4 KB) and reading
+    // its network's slots (1 unit, consistent), and writes three items (the slot, the session,
+    // the slot freed at the end), each to the table and its index (× 2). Sessions and reports
+    // (3 items a device and update, 200 bytes) stay 30 days: 6 × 30 / 365 of an update per
+    // device.
     let opened = per_month(6.0 / 365.0);
-    let count = (1_000.0 * 200.0 / 4096.0_f64).ceil() * 0.5;
+    let count = (1_000.0 * 200.0 / 4096.0_f64).ceil() * 0.5 + 1.0;
     hand.push((
         "ota_jobs reads",
         (fetches * 2.0 + opened * count) * unit_price("dynamodb_read_request_units"),
     ));
     hand.push((
         "ota_jobs writes",
-        opened * 2.0 * unit_price("dynamodb_write_request_units"),
+        opened * 3.0 * 2.0 * unit_price("dynamodb_write_request_units"),
     ));
     hand.push((
         "ota_jobs storage",

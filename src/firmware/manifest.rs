@@ -64,6 +64,10 @@ pub struct Rollout {
     /// A session without news for this long counts as failed and frees its slot (1 to 10080).
     #[serde(default = "default_timeout")]
     pub timeout_minutes: i64,
+    /// Offer the image to nodes on a newer version too (a rollback); by default only nodes on an
+    /// older version get it, versions compared as ESP-IDF versions (docs/firmware.md).
+    #[serde(default)]
+    pub allow_downgrade: bool,
 }
 
 fn default_parallel() -> i64 {
@@ -86,6 +90,7 @@ impl Default for Rollout {
             max_per_minute: default_per_minute(),
             abort_threshold_percent: default_abort(),
             timeout_minutes: default_timeout(),
+            allow_downgrade: false,
         }
     }
 }

@@ -290,6 +290,10 @@ async fn publish_one(
             n(rollout.abort_threshold_percent),
         )
         .item("timeout_s", n(rollout.timeout_minutes * 60))
+        .item(
+            "allow_downgrade",
+            AttributeValue::Bool(rollout.allow_downgrade),
+        )
         .condition_expression("attribute_not_exists(job_id)")
         .send()
         .await;

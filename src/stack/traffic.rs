@@ -82,9 +82,11 @@ pub fn events(c: &Capacity) -> Vec<Event> {
     // of the jobs index and a read of the job item. The 30 s cache in each function instance
     // makes lookups fewer; the model counts one a fetch.
     let ota_fetch_reads = 1.0 + eventual_read_units(SESSION_ITEM_BYTES) * 2.0;
-    // A node that needs the update and holds no slot reads the job's sessions to count them:
-    // half the fleet's, on average over a rollout. Counted once per device and update.
-    let ota_count = eventual_read_units(c.devices as f64 / 2.0 * SESSION_ITEM_BYTES);
+    // A node that needs the update and holds no slot reads the job's sessions to count the
+    // starts of the last minute (`max_per_minute`): half the fleet's, on average over a rollout;
+    // then its network's slots, consistently (at most `max_parallel` small items, one unit).
+    // Counted once per device and update.
+    let ota_count = eventual_read_units(c.devices as f64 / 2.0 * SESSION_ITEM_BYTES) + 1.0;
     vec![
         Event {
             name: "param report (params/local)",
@@ -183,9 +185,10 @@ pub fn events(c: &Capacity) -> Vec<Event> {
             units: vec![Units {
                 table: TableKey::OtaJobs,
                 reads: ota_count,
-                writes: write_units(SESSION_ITEM_BYTES),
+                // the slot taken, the session, and the slot freed when the session ends
+                writes: 3.0 * write_units(SESSION_ITEM_BYTES),
             }],
-            source: "ota_fetch.rs: the job's sessions Query (rollout limits), then the session PutItem; part of an OTA fetch",
+            source: "ota_session.rs: the job's sessions Query (max_per_minute), the network's slots Query and the slot PutItem (max_parallel), then the session PutItem; ota_status.rs frees the slot (PutItem); part of an OTA fetch",
         },
         Event {
             name: "app request (REST API)",

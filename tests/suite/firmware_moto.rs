@@ -130,8 +130,17 @@ fn validate_checks_the_manifest_and_single_files() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("unknown field `colour`"), "{}", r.stderr);
     let schema = run(None, &["firmware", "schema"]).json();
-    assert!(
-        schema["definitions"]["Rollout"].is_object() || schema["$defs"]["Rollout"].is_object(),
+    let rollout = if schema["definitions"]["Rollout"].is_object() {
+        &schema["definitions"]["Rollout"]
+    } else {
+        &schema["$defs"]["Rollout"]
+    };
+    assert_eq!(
+        (
+            &rollout["properties"]["allow_downgrade"]["type"],
+            &rollout["properties"]["allow_downgrade"]["default"]
+        ),
+        (&serde_json::json!("boolean"), &serde_json::json!(false)),
         "{schema}"
     );
 }
@@ -212,6 +221,8 @@ fn publish_and_check(region: &str, shipped: &str) {
             .unwrap();
         let n = |k: &str| item[k].as_n().unwrap().clone();
         assert_eq!(item["chip"].as_s().unwrap(), "esp32c3");
+        // only newer versions unless the manifest's rollout allows downgrades
+        assert_eq!(item["allow_downgrade"].as_bool(), Ok(&false));
         assert_eq!(item["key"].as_s().unwrap(), &key);
         assert_eq!(
             (n("max_parallel"), n("max_per_minute"), n("timeout_s")),

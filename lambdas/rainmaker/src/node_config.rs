@@ -11,6 +11,9 @@
 //! [`crate::online::ONLINE_INDEX`]
 //! (hash `online_key`, range `fw_version`) lists the online nodes of a project and chip that run
 //! another version than a job's: whom `ota-fetch` offers a new job to without waiting for a fetch.
+//!
+//! A Thread node's `network-id` attribute (see [`crate::ota_network`]) is kept as `network_id`,
+//! and removed when a later config has none: the network its OTA sessions count against.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -29,6 +32,9 @@ pub struct NodeConfig {
     pub fw_version: Option<String>,
     pub project: Option<String>,
     pub platform: Option<String>,
+    /// The Thread network the node reports (its `network-id` attribute, see
+    /// [`crate::ota_network`]); `None` for a Wi-Fi node, or when the value is not a network id.
+    pub network_id: Option<String>,
 }
 
 impl NodeConfig {
@@ -43,6 +49,13 @@ impl NodeConfig {
         let (fw_version, project, platform) =
             (text("fw_version"), text("project_name"), text("platform"));
         let mut config = e.payload;
+        let network_id = match crate::ota_network::from_config(&config) {
+            Ok(id) => id,
+            Err(why) => {
+                tracing::warn!(node_id = %e.node_id, reason = %why, "ignoring the config's network id");
+                None
+            }
+        };
         // A node with services only (no devices) leaves `devices` out
         // (esp_rmaker_node_config.c, `esp_rmaker_report_devices_or_services`): it is `[]`.
         match config.get("devices") {
@@ -58,6 +71,7 @@ impl NodeConfig {
             fw_version,
             project,
             platform,
+            network_id,
             node_id: e.node_id,
             received_at: e.received_at,
             config,
@@ -176,21 +190,31 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
         (Some(project), Some(platform)) => Some(node_key(project, platform)),
         _ => None,
     };
+    let mut remove = Vec::new();
     for (name, placeholder, assignment, value) in [
         ("fw_version", ":v", "#fw_version = :v", &c.fw_version),
         ("project", ":p", "#project = :p", &c.project),
         ("platform", ":f", "#platform = :f", &c.platform),
         ("node_key", ":k", "#node_key = :k", &key),
+        ("network_id", ":n", "#network_id = :n", &c.network_id),
     ] {
         if let Some(v) = value {
             update = update
                 .expression_attribute_values(placeholder, AttributeValue::S(v.clone()))
                 .expression_attribute_names(format!("#{name}"), name);
             set.push(assignment);
+        } else if name == "network_id" {
+            // a node that left its Thread network (or never had one) counts as without one
+            update = update.expression_attribute_names("#network_id", name);
+            remove.push("#network_id");
         }
     }
+    let mut expression = format!("SET {}", set.join(", "));
+    if !remove.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+    }
     match update
-        .update_expression(format!("SET {}", set.join(", ")))
+        .update_expression(expression)
         .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
         .send()
         .await
@@ -302,6 +326,23 @@ mod tests {
         let mut forged = config_payload();
         forged["node_id"] = json!("someone-else");
         assert!(NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &forged, 1)).is_err());
+    }
+
+    #[test]
+    fn a_thread_node_s_network_id_is_read_and_a_malformed_one_ignored() {
+        let with = |value: Value| {
+            let mut p = config_payload();
+            p["attributes"] = json!([{"name": "cmd-resp", "value": "1"},
+                                     {"name": "network-id", "value": value}]);
+            NodeConfig::parse(node_message("9C9E6E2A1B2C", "config", &p, 1)).unwrap()
+        };
+        assert_eq!(
+            with(json!("1819624384")).network_id.as_deref(),
+            Some("1819624384")
+        );
+        assert_eq!(with(json!("a#b")).network_id, None);
+        assert_eq!(with(json!(12)).network_id, None);
+        assert_eq!(NodeConfig::parse(device_config()).unwrap().network_id, None);
     }
 
     #[test]

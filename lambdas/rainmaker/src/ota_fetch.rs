@@ -1,6 +1,6 @@
 //! The `esp_node_otafetch` rule: a node asks for an update on `node/<id>/otafetch`
-//! (`{"node_id", "fw_version"}`). The cloud answers on `node/<id>/otaurl` with a presigned S3 GET
-//! of the newest active job's firmware for the node's project and chip:
+//! (`{"node_id", "fw_version"[, "network_id"]}`). The cloud answers on `node/<id>/otaurl` with a
+//! presigned S3 GET of the newest active job's firmware for the node's project and chip:
 //! `{"ota_job_id", "url", "fw_version", "file_size"}`.
 //!
 //! The project and chip are the registry's, not the node's: the IoT thing named after the node
@@ -8,22 +8,27 @@
 //! (`DescribeThing`). The project and platform the node reported in its `config` must agree with
 //! them; a node without the attributes, or whose report disagrees, is logged and refused.
 //!
-//! The rollout is throttled per job: at most `max_parallel` sessions at once and `max_per_minute`
-//! new ones per minute (seed 004: too many parallel OTA sessions take a Thread mesh down). A node
-//! over the limit gets no answer now and asks again on its next check. A session ends with the
-//! node's `success`, `failed` or `rejected` status (`ota-status`) or when the job's timeout has
-//! passed since it started, whatever the node said meanwhile.
+//! Only a newer version is offered: the job's version and the node's (the fetch's `fw_version`,
+//! else its config's) are compared as versions ([`crate::fw_version`]); a node on the same or a
+//! newer version, or on a version that does not parse, gets nothing unless the job allows
+//! downgrades (`allow_downgrade`).
+//!
+//! The rollout is throttled (seed 004: too many parallel OTA sessions take a Thread mesh down):
+//! at most `max_parallel` sessions at once in each network ([`crate::ota_network`]: the Thread
+//! network the node is in; the job's nodes without one share as many), and `max_per_minute` new
+//! ones a minute for the job ([`crate::ota_session`]). A node over a limit gets no answer now
+//! and asks again on its next check. A session ends with the node's `success`, `failed` or
+//! `rejected` status (`ota-status`, which frees its slot) or when the job's timeout has passed
+//! since it started, whatever the node said meanwhile.
 //!
 //! Jobs are looked up by key (the `ota_jobs` index, see [`crate::ota_jobs`]) and kept
 //! [`JOB_CACHE_MS`] in the function, so a fetch reads the node, its registry entry and its own
-//! session, and the job's other sessions only when a new session would start. Those are kept
-//! [`SESSIONS_CACHE_MS`] per job: a node that asks again and again while it waits for a slot
-//! costs one read of the job's sessions per function instance every few seconds, not one a
-//! message (the limits may then let a few more sessions start than they name, as they may when
-//! instances run at once).
+//! session, and the slots of its network only when a new session would start. Those are kept
+//! [`SESSIONS_CACHE_MS`]: a node that asks again and again while it waits for a slot costs one
+//! read of its network's slots per function instance every few seconds, not one a message. A
+//! slot itself is taken by a conditional write, so no limit is exceeded by instances that run at
+//! once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -32,18 +37,17 @@ use lambda_runtime::Error;
 use serde_json::{json, Value};
 
 use crate::event::RuleEvent;
-use crate::ota_jobs::{self, chip_name, holds_slot, number, text, Job};
+use crate::fw_version::{self, Verdict};
+use crate::ota_jobs::{self, chip_name, holds_slot, text, Job};
+use crate::ota_network::{self, Network, Source};
+use crate::ota_session::{self, Limit, Opened};
 use crate::registry;
 use crate::store::dropped;
 
+pub use crate::ota_cache::{JobCache, SessionCache, SlotCache, JOB_CACHE_MS, SESSIONS_CACHE_MS};
+
 /// How long an `otaurl` stays usable when the job sets no timeout.
 pub const DEFAULT_URL_SECONDS: u64 = 3600;
-
-/// How long the function keeps a job lookup (an abort or a new job reaches nodes this late).
-pub const JOB_CACHE_MS: i64 = 30_000;
-
-/// How long the function keeps a job's sessions for deciding whether a new one may start.
-pub const SESSIONS_CACHE_MS: i64 = 5_000;
 
 /// The thing attributes that bind a node to its firmware, set when the node is registered.
 pub const PROJECT_ATTRIBUTE: &str = "project_name";
@@ -56,6 +60,8 @@ pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
 pub struct Fetch {
     pub node_id: String,
     pub fw_version: Option<String>,
+    /// The Thread network the node says it is in (`esp_rmaker_get_network_id()`).
+    pub network_id: Option<String>,
     pub received_at: i64,
 }
 
@@ -67,180 +73,31 @@ impl Fetch {
             Some(Value::String(v)) if v.len() <= 32 => Some(v.clone()),
             Some(other) => return Err(format!("fw_version is not a version string: {other}")),
         };
+        let network_id = match e.payload.get(ota_network::FIELD) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => {
+                ota_network::check(id).map_err(|why| format!("network_id: {why}"))?;
+                Some(id.clone())
+            }
+            Some(other) => return Err(format!("network_id is not a string: {other}")),
+        };
         Ok(Fetch {
             node_id: e.node_id,
             fw_version,
+            network_id,
             received_at: e.received_at,
         })
     }
 }
 
-/// What to do with a request, decided from the job, the node's session and the others.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Offer the job (a new session, or the node's open one again).
-    Offer {
-        new_session: bool,
-    },
-    UpToDate,
-    /// Over a rollout limit: no answer now.
-    Wait(String),
-}
-
-pub fn decide(
-    job: &Job,
-    fetch: &Fetch,
-    node_session: Option<&ota_jobs::Item>,
-    sessions: &[ota_jobs::Item],
-    now_ms: i64,
-) -> Decision {
-    if fetch.fw_version.as_deref() == Some(job.fw_version.as_str()) {
-        return Decision::UpToDate;
-    }
-    if node_session.is_some_and(|s| holds_slot(s, job, now_ms)) {
-        return Decision::Offer { new_session: false };
-    }
-    let active = sessions
-        .iter()
-        .filter(|s| holds_slot(s, job, now_ms))
-        .count() as i64;
-    if job.max_parallel > 0 && active >= job.max_parallel {
-        return Decision::Wait(format!(
-            "{active} sessions in progress, the job allows {} at once",
-            job.max_parallel
-        ));
-    }
-    let last_minute = sessions
-        .iter()
-        .filter(|s| now_ms - number(s, "started_at") < 60_000)
-        .count() as i64;
-    if job.max_per_minute > 0 && last_minute >= job.max_per_minute {
-        return Decision::Wait(format!(
-            "{last_minute} sessions started in the last minute, the job allows {}",
-            job.max_per_minute
-        ));
-    }
-    Decision::Offer { new_session: true }
-}
-
-/// Values kept for `ttl_ms` in the function instance, each with the time it was read.
-pub struct Kept<K, V> {
-    ttl_ms: i64,
-    entries: Mutex<HashMap<K, (i64, V)>>,
-}
-
-impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
-    pub fn new(ttl_ms: i64) -> Kept<K, V> {
-        Kept {
-            ttl_ms,
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The value kept for `key`, or `read`'s, kept from `now_ms` on.
-    pub async fn get_or_read<F, Fut>(&self, key: K, now_ms: i64, read: F) -> Result<V, Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<V, Error>>,
-    {
-        if let Some((at, v)) = self.entries.lock().expect("cache lock").get(&key) {
-            if (0..self.ttl_ms).contains(&(now_ms - at)) {
-                return Ok(v.clone());
-            }
-        }
-        let v = read().await?;
-        let mut entries = self.entries.lock().expect("cache lock");
-        entries.retain(|_, (at, _)| now_ms - *at < self.ttl_ms);
-        entries.insert(key, (now_ms, v.clone()));
-        Ok(v)
-    }
-
-    /// Forget the value kept for `key`: the next read is fresh.
-    pub fn forget(&self, key: &K) {
-        self.entries.lock().expect("cache lock").remove(key);
-    }
-
-    /// Change the value kept for `key`, if one is kept.
-    pub fn update(&self, key: &K, change: impl FnOnce(&mut V)) {
-        if let Some((_, v)) = self.entries.lock().expect("cache lock").get_mut(key) {
-            change(v);
-        }
-    }
-}
-
-/// Job lookups by (project, chip name), kept [`JOB_CACHE_MS`].
-pub struct JobCache(Kept<(String, String), Option<Job>>);
-
-impl Default for JobCache {
-    fn default() -> JobCache {
-        JobCache(Kept::new(JOB_CACHE_MS))
-    }
-}
-
-impl JobCache {
-    /// The newest active job for a project and chip.
-    pub async fn newest(
-        &self,
-        db: &Client,
-        table: &str,
-        project: &str,
-        chip: &str,
-        now_ms: i64,
-    ) -> Result<Option<Job>, Error> {
-        let key = (project.to_string(), chip_name(chip));
-        self.0
-            .get_or_read(key, now_ms, || ota_jobs::newest(db, table, project, chip))
-            .await
-    }
-
-    /// Read a project and chip's newest job afresh next time (a job was just resumed).
-    pub fn forget(&self, project: &str, chip: &str) {
-        self.0.forget(&(project.to_string(), chip_name(chip)));
-    }
-}
-
-/// A job's sessions, read at most once per [`SESSIONS_CACHE_MS`] by a function instance; the
-/// sessions the instance opens are added as it opens them.
-pub struct SessionCache(Kept<String, Vec<ota_jobs::Item>>);
-
-impl Default for SessionCache {
-    fn default() -> SessionCache {
-        SessionCache(Kept::new(SESSIONS_CACHE_MS))
-    }
-}
-
-impl SessionCache {
-    pub async fn sessions(
-        &self,
-        db: &Client,
-        table: &str,
-        job_id: &str,
-        now_ms: i64,
-    ) -> Result<Vec<ota_jobs::Item>, Error> {
-        self.0
-            .get_or_read(job_id.to_string(), now_ms, || {
-                ota_jobs::sessions(db, table, job_id)
-            })
-            .await
-    }
-
-    /// Read a job's sessions afresh next time (a slot was just freed).
-    pub fn forget(&self, job_id: &str) {
-        self.0.forget(&job_id.to_string());
-    }
-
-    /// A session this instance opened: counted until the job's sessions are read again.
-    pub fn opened(&self, job_id: &str, session: ota_jobs::Item) {
-        self.0
-            .update(&job_id.to_string(), |items| items.push(session));
-    }
-}
-
-/// What the registry says a node is: its thing's `project_name` and `chip` attributes.
-#[derive(Debug, Clone, PartialEq)]
+/// What the registry says a node is: its thing's `project_name`, `chip` and `network_id`
+/// attributes.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Registered {
     pub project: Option<String>,
     pub chip: Option<String>,
+    /// The network the node's sessions count against, when the registry pins it.
+    pub network: Option<String>,
 }
 
 /// Read a node's registration from its thing (`DescribeThing`, see [`crate::registry`]); `None`
@@ -262,6 +119,7 @@ pub async fn registration(
     Ok(Some(Registered {
         project: attribute(PROJECT_ATTRIBUTE),
         chip: attribute(CHIP_ATTRIBUTE),
+        network: attribute(ota_network::REGISTRY_ATTRIBUTE),
     }))
 }
 
@@ -275,6 +133,7 @@ pub fn bind(
     let Some(Registered {
         project: Some(project),
         chip: Some(chip),
+        ..
     }) = registered
     else {
         return Err(format!(
@@ -298,11 +157,12 @@ pub struct Ctx {
     pub bucket: String,
     pub jobs: JobCache,
     pub sessions: SessionCache,
+    pub slots: SlotCache,
     pub clock: Clock,
 }
 
 impl Ctx {
-    /// A context with an empty job cache and the real clock.
+    /// A context with empty caches and the real clock.
     pub fn new(
         db: Client,
         iot: aws_sdk_iotdataplane::Client,
@@ -320,6 +180,7 @@ impl Ctx {
             bucket,
             jobs: JobCache::default(),
             sessions: SessionCache::default(),
+            slots: SlotCache::default(),
             clock: std::sync::Arc::new(crate::runtime::now_ms),
         }
     }
@@ -330,16 +191,23 @@ impl Ctx {
 pub enum Outcome {
     /// The node has not sent its config yet.
     NoConfig,
-    /// The registry does not bind the node to what it reports.
+    /// The registry does not bind the node to what it reports, or its network id is not one.
     Refused(String),
     NoJob(String),
     UpToDate {
         job_id: String,
     },
+    /// The job's version is not newer than the node's (or either does not parse), and the job
+    /// does not allow downgrades.
+    NotOffered {
+        job_id: String,
+        why: String,
+    },
     /// Over a rollout limit: no answer now.
     Wait {
         job_id: String,
         why: String,
+        limit: Limit,
     },
     /// `otaurl` sent.
     Offered {
@@ -359,9 +227,14 @@ impl Outcome {
             Outcome::UpToDate { job_id } => {
                 json!({ "answered": false, "reason": "up to date", "ota_job_id": job_id })
             }
-            Outcome::Wait { job_id, why } => {
+            Outcome::NotOffered { job_id, why } => {
                 json!({ "answered": false, "reason": why, "ota_job_id": job_id })
             }
+            Outcome::Wait { job_id, why, limit } => match limit {
+                Limit::Rate => json!({ "answered": false, "reason": why, "ota_job_id": job_id }),
+                Limit::Slots { network } => json!({ "answered": false, "reason": why,
+                    "ota_job_id": job_id, "network": network }),
+            },
             Outcome::Offered { job_id, fw_version } => {
                 json!({ "answered": true, "ota_job_id": job_id, "fw_version": fw_version })
             }
@@ -390,8 +263,30 @@ pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
     }
 }
 
-/// Answer a fetch: the registry binding, the newest job, the rollout limits, the session and the
-/// `otaurl`.
+/// The network a node counts against, logged when the registry overrides what the node says.
+fn network_of(
+    fetch: &Fetch,
+    registered: Option<&Registered>,
+    node: &ota_jobs::Item,
+) -> Result<Option<Network>, String> {
+    let kept = node
+        .get(ota_network::FIELD)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str);
+    let pinned = registered.and_then(|r| r.network.as_deref());
+    let network = ota_network::resolve(pinned, fetch.network_id.as_deref(), kept)?;
+    if let Some(n) = network.as_ref().filter(|n| n.source == Source::Registry) {
+        let said = fetch.network_id.as_deref().or(kept);
+        if said.is_some_and(|s| s != n.id) {
+            tracing::info!(node_id = %fetch.node_id, registered = %n.id, reported = said.unwrap_or(""),
+                "the node reports another network than its registry entry; the registry's counts");
+        }
+    }
+    Ok(network)
+}
+
+/// Answer a fetch: the registry binding, the newest job, the version order, the rollout limits,
+/// the session and the `otaurl`.
 pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
     let node = ctx
         .db
@@ -409,10 +304,7 @@ pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
     let (project, chip) = match bind(registered.as_ref(), &reported_project, &reported_chip) {
         Ok(bound) => bound,
         Err(why) => {
-            let r = registered.unwrap_or(Registered {
-                project: None,
-                chip: None,
-            });
+            let r = registered.unwrap_or_default();
             tracing::warn!(
                 node_id = %fetch.node_id,
                 %reported_project,
@@ -421,6 +313,13 @@ pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
                 registered_chip = r.chip.as_deref().unwrap_or("(none)"),
                 "OTA fetch refused: the node's report and the registry disagree"
             );
+            return Ok(Outcome::Refused(why));
+        }
+    };
+    let network = match network_of(fetch, registered.as_ref(), &node) {
+        Ok(n) => n,
+        Err(why) => {
+            tracing::warn!(node_id = %fetch.node_id, reason = %why, "OTA fetch refused");
             return Ok(Outcome::Refused(why));
         }
     };
@@ -435,57 +334,43 @@ pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
             "no active job for project `{project}` on `{chip}`"
         )));
     };
-    if fetch.fw_version.as_deref() == Some(job.fw_version.as_str()) {
-        return Ok(Outcome::UpToDate { job_id: job.job_id });
-    }
-    // The node's own session first: an open one gets its offer again without reading the others.
-    let mine = ota_jobs::session(&ctx.db, &ctx.jobs_table, &job.job_id, &fetch.node_id).await?;
-    let holding = mine.as_ref().is_some_and(|s| holds_slot(s, &job, now));
-    let sessions = if holding {
-        Vec::new()
-    } else {
-        ctx.sessions
-            .sessions(&ctx.db, &ctx.jobs_table, &job.job_id, now)
-            .await?
-    };
-    match decide(&job, fetch, mine.as_ref(), &sessions, now) {
-        Decision::UpToDate => return Ok(Outcome::UpToDate { job_id: job.job_id }),
-        Decision::Wait(why) => {
-            tracing::info!(node_id = %fetch.node_id, job = %job.job_id, reason = %why, "rollout limit reached");
-            return Ok(Outcome::Wait {
+    let kept_version = Some(text(&node, "fw_version")).filter(|v| !v.is_empty());
+    let version = fetch.fw_version.clone().or(kept_version);
+    match fw_version::verdict(&job.fw_version, version.as_deref(), job.allow_downgrade) {
+        Verdict::Offer => {}
+        Verdict::Same => return Ok(Outcome::UpToDate { job_id: job.job_id }),
+        Verdict::NotOffered(why) => {
+            tracing::info!(node_id = %fetch.node_id, job = %job.job_id, reason = %why, "not offered");
+            return Ok(Outcome::NotOffered {
                 job_id: job.job_id,
                 why,
             });
         }
-        Decision::Offer { new_session } => {
-            if new_session {
-                let expires = crate::store::expires_after(
-                    now + ota_jobs::timeout_ms(&job),
-                    ota_jobs::KEEP_DAYS,
-                );
-                let session: ota_jobs::Item = [
-                    ("job_id", AttributeValue::S(job.job_id.clone())),
-                    ("sk", AttributeValue::S(format!("node#{}", fetch.node_id))),
-                    ("node_id", AttributeValue::S(fetch.node_id.clone())),
-                    ("status", AttributeValue::S("offered".into())),
-                    ("active", AttributeValue::Bool(true)),
-                    ("started_at", AttributeValue::N(now.to_string())),
-                    ("updated_at", AttributeValue::N(now.to_string())),
-                    ("expires_at", AttributeValue::N(expires.to_string())),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-                ctx.db
-                    .put_item()
-                    .table_name(&ctx.jobs_table)
-                    .set_item(Some(session.clone()))
-                    .send()
-                    .await?;
-                ctx.sessions.opened(&job.job_id, session);
+    }
+    // The node's own session first: an open one gets its offer again without reading the others.
+    let mine = ota_jobs::session(&ctx.db, &ctx.jobs_table, &job.job_id, &fetch.node_id).await?;
+    if !mine.as_ref().is_some_and(|s| holds_slot(s, &job, now)) {
+        match ota_session::open(ctx, &job, &fetch.node_id, network.as_ref(), now).await? {
+            Opened::New { .. } | Opened::Open => {}
+            Opened::Wait(limit, why) => {
+                tracing::info!(node_id = %fetch.node_id, job = %job.job_id, reason = %why, "rollout limit reached");
+                return Ok(Outcome::Wait {
+                    job_id: job.job_id,
+                    why,
+                    limit,
+                });
             }
         }
     }
+    offer(ctx, &job, &fetch.node_id).await?;
+    Ok(Outcome::Offered {
+        job_id: job.job_id,
+        fw_version: job.fw_version,
+    })
+}
+
+/// Publish the job's `otaurl` to the node.
+async fn offer(ctx: &Ctx, job: &Job, node: &str) -> Result<(), Error> {
     let seconds = if job.timeout_s > 0 {
         job.timeout_s as u64
     } else {
@@ -505,69 +390,34 @@ pub async fn answer(ctx: &Ctx, fetch: &Fetch) -> Result<Outcome, Error> {
         "fw_version": job.fw_version,
         "file_size": job.file_size,
     });
-    crate::publish::publish(&ctx.iot, &fetch.node_id, "otaurl", &offer).await?;
-    Ok(Outcome::Offered {
-        job_id: job.job_id,
-        fw_version: job.fw_version,
-    })
+    crate::publish::publish(&ctx.iot, node, "otaurl", &offer).await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn job(max_parallel: i64, max_per_minute: i64) -> Job {
-        Job {
-            job_id: "j1".into(),
-            project: "light".into(),
-            chip: "esp32c3".into(),
-            fw_version: "1.1.0".into(),
-            key: "firmware/k.bin".into(),
-            file_size: 10,
-            created_at: 1,
-            state: "active".into(),
-            max_parallel,
-            max_per_minute,
-            timeout_s: 600,
-        }
-    }
-
-    fn session(node: &str, active: bool, started_at: i64) -> ota_jobs::Item {
-        [
-            ("sk", AttributeValue::S(format!("node#{node}"))),
-            ("active", AttributeValue::Bool(active)),
-            ("started_at", AttributeValue::N(started_at.to_string())),
-            ("updated_at", AttributeValue::N(started_at.to_string())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    fn fetch(version: &str) -> Fetch {
-        Fetch::parse(crate::event::node_message(
-            "n9",
-            "otafetch",
-            &serde_json::json!({"node_id": "n9", "fw_version": version}),
-            1,
-        ))
-        .unwrap()
+    fn fetch(payload: Value) -> Result<Fetch, String> {
+        Fetch::parse(crate::event::node_message("n9", "otafetch", &payload, 1))
     }
 
     #[test]
     fn a_device_request_is_read() {
-        let f = fetch("1.0.0");
+        let f = fetch(json!({"node_id": "n9", "fw_version": "1.0.0"})).unwrap();
         assert_eq!(
-            (f.node_id.as_str(), f.fw_version.as_deref()),
-            ("n9", Some("1.0.0"))
+            (f.node_id.as_str(), f.fw_version.as_deref(), f.network_id),
+            ("n9", Some("1.0.0"), None)
         );
-        assert!(Fetch::parse(crate::event::node_message(
-            "n9",
-            "otafetch",
-            &serde_json::json!({"fw_version": 7}),
-            1
-        ))
-        .is_err());
+        assert!(fetch(json!({"fw_version": 7})).is_err());
+        // a Thread node's fetch names its network; a made-up one is refused
+        let thread =
+            fetch(json!({"node_id": "n9", "fw_version": "1.0.0", "network_id": "1819624384"}));
+        assert_eq!(thread.unwrap().network_id.as_deref(), Some("1819624384"));
+        for bad in [json!("net#1"), json!(""), json!(42)] {
+            let why = fetch(json!({"fw_version": "1.0.0", "network_id": bad})).unwrap_err();
+            assert!(why.contains("network_id"), "{why}");
+        }
     }
 
     #[test]
@@ -575,6 +425,7 @@ mod tests {
         let reg = |p: Option<&str>, c: Option<&str>| Registered {
             project: p.map(str::to_string),
             chip: c.map(str::to_string),
+            network: None,
         };
         assert_eq!(
             bind(
@@ -612,39 +463,26 @@ mod tests {
     }
 
     #[test]
-    fn the_rollout_limits_hold() {
-        let now = 1_000_000;
-        let j = job(2, 0);
-        let busy = [
-            session("a", true, now - 1000),
-            session("b", true, now - 2000),
-        ];
-        assert!(
-            matches!(decide(&j, &fetch("1.0.0"), None, &busy, now), Decision::Wait(w) if w.contains("allows 2 at once"))
-        );
-        // a finished session frees its slot, a timed-out one too
-        let freed = [
-            session("a", false, now - 1000),
-            session("b", true, now - 601_000),
-        ];
-        assert_eq!(
-            decide(&j, &fetch("1.0.0"), None, &freed, now),
-            Decision::Offer { new_session: true }
-        );
-        // a node with an open session gets its offer again, even when the job is full
-        assert_eq!(
-            decide(&j, &fetch("1.0.0"), Some(&busy[0]), &busy, now),
-            Decision::Offer { new_session: false }
-        );
-        // per minute
-        let m = job(0, 1);
-        let recent = [session("a", false, now - 10_000)];
-        assert!(
-            matches!(decide(&m, &fetch("1.0.0"), None, &recent, now), Decision::Wait(w) if w.contains("last minute"))
-        );
-        assert_eq!(
-            decide(&j, &fetch("1.1.0"), None, &[], now),
-            Decision::UpToDate
-        );
+    fn the_network_is_the_registry_s_then_the_fetch_s_then_the_config_s() {
+        let kept: ota_jobs::Item =
+            [("network_id".to_string(), AttributeValue::S("kept".into()))].into();
+        let asked = fetch(json!({"fw_version": "1", "network_id": "said"})).unwrap();
+        let plain = fetch(json!({"fw_version": "1"})).unwrap();
+        let pinned = Registered {
+            network: Some("pinned".into()),
+            ..Default::default()
+        };
+        let id = |f: &Fetch, r: Option<&Registered>, n: &ota_jobs::Item| {
+            network_of(f, r, n).unwrap().map(|n| n.id)
+        };
+        assert_eq!(id(&asked, Some(&pinned), &kept).as_deref(), Some("pinned"));
+        assert_eq!(id(&asked, None, &kept).as_deref(), Some("said"));
+        assert_eq!(id(&plain, None, &kept).as_deref(), Some("kept"));
+        assert_eq!(id(&plain, None, &ota_jobs::Item::new()), None);
+        let bad = Registered {
+            network: Some("a b".into()),
+            ..Default::default()
+        };
+        assert!(network_of(&plain, Some(&bad), &kept).is_err());
     }
 }

@@ -4,9 +4,15 @@
 //! Items (`job_id` is the key, `sk` the sort key):
 //! - `job`: the firmware the job serves: `project`, `chip`, `fw_version`, `key` (object in the
 //!   firmware bucket), `file_size`, `sha256`, `created_at` (ms), `state` (`active`, `aborted`),
-//!   and the rollout limits `max_parallel`, `max_per_minute`, `timeout_s`. Never expires.
+//!   `allow_downgrade` (a boolean, absent is false: whether the job also goes to nodes that run a
+//!   newer version, see [`crate::fw_version::verdict`]), and the rollout limits `max_parallel`
+//!   (sessions at once per network, see [`crate::ota_slots`]), `max_per_minute` (new sessions a
+//!   minute for the whole job), `timeout_s`. Never expires.
 //! - `node#<node_id>`: a node's session, made only by `ota-fetch` when it offers the job:
-//!   `status`, `active`, `started_at`, `updated_at` (ms), `expires_at` (TTL).
+//!   `status`, `active`, `started_at`, `updated_at` (ms), `network` (the node's network, when it
+//!   has one), `slot` (the key of the slot it holds, when the job has a limit), `expires_at`
+//!   (TTL).
+//! - `slot#<group>#<i>`: a rollout slot ([`crate::ota_slots`]).
 //! - `status#<node_id>#<ms>`: every status report `ota-status` accepted for an open session,
 //!   `expires_at` (TTL).
 //!
@@ -32,6 +38,8 @@ pub struct Job {
     pub file_size: i64,
     pub created_at: i64,
     pub state: String,
+    /// Offered to nodes on a newer version too (a rollback).
+    pub allow_downgrade: bool,
     pub max_parallel: i64,
     pub max_per_minute: i64,
     pub timeout_s: i64,
@@ -64,6 +72,11 @@ impl Job {
             file_size: number(item, "file_size"),
             created_at: number(item, "created_at"),
             state: text(item, "state"),
+            allow_downgrade: item
+                .get("allow_downgrade")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
             max_parallel: number(item, "max_parallel"),
             max_per_minute: number(item, "max_per_minute"),
             timeout_s: number(item, "timeout_s"),
@@ -259,17 +272,20 @@ pub fn holds_slot(session: &Item, job: &Job, now_ms: i64) -> bool {
     active && now_ms.saturating_sub(number(session, "started_at")) < timeout_ms(job)
 }
 
-/// Progress of a job: sessions by status, and how many hold a slot now.
+/// Progress of a job: sessions by status, how many hold a slot now, and those by network (`""`
+/// for the nodes without one).
 pub fn progress(job: &Job, sessions: &[Item], now_ms: i64) -> serde_json::Value {
     let mut by_status: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut by_network: std::collections::BTreeMap<String, u64> = Default::default();
     for s in sessions {
         *by_status.entry(text(s, "status")).or_default() += 1;
+        if holds_slot(s, job, now_ms) {
+            *by_network.entry(text(s, "network")).or_default() += 1;
+        }
     }
-    let active = sessions
-        .iter()
-        .filter(|s| holds_slot(s, job, now_ms))
-        .count();
-    serde_json::json!({ "sessions": sessions.len(), "active": active, "by_status": by_status })
+    let active: u64 = by_network.values().sum();
+    serde_json::json!({ "sessions": sessions.len(), "active": active, "by_status": by_status,
+                        "active_by_network": by_network })
 }
 
 #[cfg(test)]
@@ -286,6 +302,7 @@ mod tests {
             file_size: 1,
             created_at,
             state: state.into(),
+            allow_downgrade: false,
             max_parallel: 1,
             max_per_minute: 0,
             timeout_s,

@@ -4,7 +4,8 @@
 //! other (a made-up job, another node's job, after the end) is logged and nothing is written.
 //! Every accepted status is recorded once (a repeated delivery is refused by its key), the
 //! node's latest status in the job is updated only by a newer one, and both expire
-//! [`ota_jobs::KEEP_DAYS`] after it (the table's TTL).
+//! [`ota_jobs::KEEP_DAYS`] after it (the table's TTL). A status that ends the session frees the
+//! rollout slot it held in its network ([`crate::ota_slots`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -140,12 +141,37 @@ pub async fn handle(db: &Client, table: &str, event: Value) -> Result<Value, Err
         .send()
         .await;
     match latest {
-        Ok(_) => Ok(serde_json::json!({ "stored": true })),
+        Ok(_) => {
+            if s.ends_session() {
+                free_slot(db, table, &s, session.as_ref()).await?;
+            }
+            Ok(serde_json::json!({ "stored": true }))
+        }
         Err(err) if condition_failed(&err) => Ok(
             serde_json::json!({ "stored": true, "reason": "older than the node's latest status" }),
         ),
         Err(err) => Err(err.into()),
     }
+}
+
+/// Free the rollout slot an ended session held ([`crate::ota_slots`]), when the node still
+/// holds it (after the job's timeout another session may have taken it).
+async fn free_slot(
+    db: &Client,
+    table: &str,
+    s: &OtaStatus,
+    session: Option<&ota_jobs::Item>,
+) -> Result<(), Error> {
+    let slot = session
+        .map(|i| ota_jobs::text(i, "slot"))
+        .unwrap_or_default();
+    if slot.is_empty() {
+        return Ok(());
+    }
+    let freed =
+        crate::ota_slots::release(db, table, &s.job_id, &slot, &s.node_id, s.received_at).await?;
+    tracing::info!(node_id = %s.node_id, job = %s.job_id, %slot, freed, "OTA session ended");
+    Ok(())
 }
 
 /// What the function needs to also free slots for waiting nodes.

@@ -1,6 +1,7 @@
 //! `admin/otajobs`: the OTA jobs `rmdeploy firmware publish` registered, with each job's
-//! progress (GET), and stopping or resuming a rollout (POST `{"ota_job_id", "operation":
-//! "abort" | "resume"}`; a resumed job is offered to the online nodes at once, see
+//! progress (GET), and stopping or resuming a rollout or letting it downgrade (POST
+//! `{"ota_job_id", "operation": "abort" | "resume", "allow_downgrade": true | false}`, either or
+//! both; a resumed job, or one allowed to downgrade, is offered to the online nodes at once, see
 //! `ota_offer`). Only for users in the `admin` group.
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -37,6 +38,7 @@ pub async fn list(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
         out.push(json!({
             "ota_job_id": job.job_id, "project": job.project, "chip": job.chip,
             "fw_version": job.fw_version, "file_size": job.file_size, "state": job.state,
+            "allow_downgrade": job.allow_downgrade,
             "created_at": job.created_at, "max_parallel": job.max_parallel,
             "max_per_minute": job.max_per_minute, "timeout_s": job.timeout_s,
             "progress": ota_jobs::progress(&job, &sessions, now),
@@ -45,37 +47,81 @@ pub async fn list(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
     Ok(Answer::ok(json!({ "ota_jobs": out })))
 }
 
-pub async fn change(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
-    admin(req)?;
-    let job = req.field("ota_job_id")?;
-    let state = match req.field("operation")? {
-        "abort" => "aborted",
-        "resume" => "active",
-        other => {
+/// What a POST asks: a new state (`operation`), a new `allow_downgrade`, or both.
+fn requested(req: &Request) -> Result<(Option<&'static str>, Option<bool>), Answer> {
+    let body = req.body.as_ref();
+    let state = match body.and_then(|b| b.get("operation")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(op) => match op.as_str() {
+            Some("abort") => Some("aborted"),
+            Some("resume") => Some("active"),
+            _ => {
+                return Err(Answer::failure(
+                    400,
+                    code::BAD_REQUEST,
+                    format!("operation {op} is not \"abort\" or \"resume\""),
+                ))
+            }
+        },
+    };
+    let downgrade = match body.and_then(|b| b.get("allow_downgrade")) {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(other) => {
             return Err(Answer::failure(
                 400,
                 code::BAD_REQUEST,
-                format!("operation `{other}` is not abort or resume"),
+                format!("allow_downgrade is {other}: give true or false"),
             ))
         }
     };
-    let updated = ctx
+    if state.is_none() && downgrade.is_none() {
+        return Err(Answer::failure(
+            400,
+            code::BAD_REQUEST,
+            "The body needs `operation` (\"abort\" or \"resume\") or `allow_downgrade` (true or false)",
+        ));
+    }
+    Ok((state, downgrade))
+}
+
+pub async fn change(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
+    admin(req)?;
+    let job = req.field("ota_job_id")?;
+    let (state, downgrade) = requested(req)?;
+    let mut sets = Vec::new();
+    let mut update = ctx
         .db
         .update_item()
         .table_name(&ctx.tables.jobs)
         .key("job_id", AttributeValue::S(job.into()))
         .key("sk", AttributeValue::S("job".into()))
-        .update_expression("SET #s = :s")
         .condition_expression("attribute_exists(job_id)")
-        .expression_attribute_names("#s", "state")
-        .expression_attribute_values(":s", AttributeValue::S(state.into()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+    if let Some(state) = state {
+        sets.push("#s = :s");
+        update = update
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(":s", AttributeValue::S(state.into()));
+    }
+    if let Some(allow) = downgrade {
+        sets.push("#d = :d");
+        update = update
+            .expression_attribute_names("#d", "allow_downgrade")
+            .expression_attribute_values(":d", AttributeValue::Bool(allow));
+    }
+    let updated = update
+        .update_expression(format!("SET {}", sets.join(", ")))
         .send()
         .await;
     match updated {
-        Ok(_) => {
-            // a resumed job goes to the nodes online now, not only to those that boot later
-            let offered = match (&ctx.ota_fetch, state) {
-                (Some(function), "active") => {
+        Ok(out) => {
+            let now = ota_jobs::Job::from_item(&out.attributes().cloned().unwrap_or_default());
+            // a resumed job, or one that may now go to newer nodes, goes to the nodes online
+            // now, not only to those that boot later
+            let wider = state == Some("active") || downgrade == Some(true);
+            let offered = match (&ctx.ota_fetch, now.state == "active" && wider) {
+                (Some(function), true) => {
                     let request = crate::ota_jobs::offer_request(job);
                     match crate::sigv4::invoke_async(&ctx.config, function, &request).await {
                         Ok(()) => true,
@@ -88,7 +134,8 @@ pub async fn change(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {
                 _ => false,
             };
             Ok(Answer::ok(
-                json!({"status": "success", "ota_job_id": job, "state": state, "offered_online": offered}),
+                json!({"status": "success", "ota_job_id": job, "state": now.state,
+                                 "allow_downgrade": now.allow_downgrade, "offered_online": offered}),
             ))
         }
         Err(e) if crate::store::condition_failed(&e) => Err(Answer::failure(

@@ -5,7 +5,10 @@
 //!
 //! DynamoDB and the registry are reached through the fault proxy without rules, which names
 //! every request (`dynamodb:Scan`, `iot:GET /things/n1`); publishes through the recording proxy,
-//! which keeps their bodies.
+//! which keeps their bodies. `rollout` holds the version order and the per-network limits
+//! (issue 17, item 5).
+
+mod rollout;
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -289,7 +292,7 @@ async fn a_thousand_statuses_for_made_up_jobs_write_nothing() {
         .unwrap();
     assert_eq!(offered["answered"], true, "{offered}");
     let before = items(&c.db, "ota_jobs").await.len();
-    assert_eq!(before, 2, "the job and n2's session");
+    assert_eq!(before, 3, "the job, n2's session and the slot it holds");
 
     let statuses = ["in-progress", "success", "failed", "rejected", "delayed"];
     for i in 0..1000_i64 {
@@ -317,7 +320,17 @@ async fn a_thousand_statuses_for_made_up_jobs_write_nothing() {
         .report("n2", "light-2", "in-progress", c.clock() + 3)
         .await;
     assert_eq!(late["stored"], false, "{late}");
-    assert_eq!(items(&c.db, "ota_jobs").await.len(), before + 2);
+    // two reports kept; the success freed n2's slot
+    let left = items(&c.db, "ota_jobs").await;
+    assert_eq!(left.len(), before + 2, "{left:?}");
+    let slot = left
+        .iter()
+        .find(|i| s(i, "sk").starts_with("slot#"))
+        .unwrap();
+    assert_eq!(
+        (s(slot, "node_id"), s(slot, "held_until")),
+        ("n2".into(), "0".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,9 +418,10 @@ async fn sessions_and_status_reports_expire_and_jobs_do_not() {
         let kind = sk.split('#').next().unwrap().to_string();
         match kind.as_str() {
             "job" => assert!(!item.contains_key("expires_at"), "a job never expires"),
-            "node" | "status" => {
+            "node" | "status" | "slot" => {
                 let expires: i64 = s(&item, "expires_at").parse().unwrap();
-                // 30 days after its last write (the session's first write: after the timeout)
+                // 30 days after its last write (the session's first write and its slot: after
+                // the timeout)
                 let low = at / 1000 + 30 * day - 5;
                 assert!((low..=low + 600 + 10).contains(&expires), "{sk}: {expires}");
             }
@@ -416,7 +430,7 @@ async fn sessions_and_status_reports_expire_and_jobs_do_not() {
         kinds.push(kind);
     }
     kinds.sort();
-    assert_eq!(kinds, ["job", "node", "status"]);
+    assert_eq!(kinds, ["job", "node", "slot", "status"]);
     // the table expires them: every shipped profile's ota_jobs has the TTL and the jobs index
     for profile in ["global", "china", "dev"] {
         let rendered = crate::support::render(profile, None);
