@@ -60,6 +60,16 @@ impl Answer {
     }
 }
 
+/// The proxy integration's response to a routed request (a failure is an answer too); 5xx
+/// answers are logged.
+pub fn respond(routed: Result<Answer, Answer>) -> Value {
+    let answer = routed.unwrap_or_else(|a| a);
+    if answer.status >= 500 {
+        tracing::error!(status = answer.status, body = %answer.body, "request failed");
+    }
+    answer.to_proxy()
+}
+
 impl Request {
     pub fn from_proxy(event: &Value) -> Result<Request, Answer> {
         let method = event["httpMethod"].as_str().unwrap_or("").to_uppercase();

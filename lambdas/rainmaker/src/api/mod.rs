@@ -38,14 +38,11 @@ pub struct ApiTables {
 
 /// Answer one proxy event.
 pub async fn handle(ctx: &Ctx, event: Value) -> Result<Value, Error> {
-    let answer = match Request::from_proxy(&event) {
-        Ok(req) => route(ctx, &req).await.unwrap_or_else(|a| a),
-        Err(a) => a,
+    let routed = match Request::from_proxy(&event) {
+        Ok(req) => route(ctx, &req).await,
+        Err(a) => Err(a),
     };
-    if answer.status >= 500 {
-        tracing::error!(status = answer.status, body = %answer.body, "request failed");
-    }
-    Ok(answer.to_proxy())
+    Ok(crate::http::respond(routed))
 }
 
 async fn route(ctx: &Ctx, req: &Request) -> Result<Answer, Answer> {

@@ -110,17 +110,7 @@ pub async fn attach_thing_principal(
     thing: &str,
     certificate_arn: &str,
 ) -> Result<(), Error> {
-    let path = format!("/things/{}/principals", percent_encode(thing));
-    send(
-        config,
-        "iot",
-        "PUT",
-        &path,
-        &[("x-amzn-principal", certificate_arn)],
-        Vec::new(),
-    )
-    .await?;
-    Ok(())
+    thing_principal(config, "PUT", thing, certificate_arn).await
 }
 
 /// `DetachThingPrincipal`: a replaced certificate off the node's thing.
@@ -129,16 +119,19 @@ pub async fn detach_thing_principal(
     thing: &str,
     certificate_arn: &str,
 ) -> Result<(), Error> {
+    thing_principal(config, "DELETE", thing, certificate_arn).await
+}
+
+/// `PUT` (attach) or `DELETE` (detach) a thing's principal.
+async fn thing_principal(
+    config: &aws_config::SdkConfig,
+    method: &'static str,
+    thing: &str,
+    certificate_arn: &str,
+) -> Result<(), Error> {
     let path = format!("/things/{}/principals", percent_encode(thing));
-    send(
-        config,
-        "iot",
-        "DELETE",
-        &path,
-        &[("x-amzn-principal", certificate_arn)],
-        Vec::new(),
-    )
-    .await?;
+    let principal = [("x-amzn-principal", certificate_arn)];
+    send(config, "iot", method, &path, &principal, Vec::new()).await?;
     Ok(())
 }
 

@@ -26,6 +26,24 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
 
+/// A conditional write's outcome: `Some` of what it answered, `None` when its condition did not
+/// hold.
+fn held<T, E>(
+    out: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<Option<T>, Error>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match out {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if condition_failed(&e) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn text(item: &Item, k: &str) -> Option<String> {
     item.get(k).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -60,11 +78,7 @@ pub async fn take_rate(
         .expression_attribute_values(":exp", AttributeValue::N(((hour + 2) * 3600).to_string()))
         .send()
         .await;
-    match out {
-        Ok(_) => Ok(true),
-        Err(e) if condition_failed(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(held(out)?.is_some())
 }
 
 /// The record of a chip, if it was ever claimed.
@@ -191,11 +205,7 @@ pub async fn take_chip(
         .return_values(ReturnValue::AllOld)
         .send()
         .await;
-    match out {
-        Ok(o) => Ok(Some(o.attributes.unwrap_or_default())),
-        Err(e) if condition_failed(&e) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(held(out)?.map(|o| o.attributes.unwrap_or_default()))
 }
 
 /// An admin's word on a chip: `reclaim_by` another user (or `*`), so that its next claim by them
@@ -211,9 +221,5 @@ pub async fn allow_reclaim(db: &Client, table: &str, mac: &str, by: &str) -> Res
         .expression_attribute_values(":b", s(by))
         .send()
         .await;
-    match out {
-        Ok(_) => Ok(true),
-        Err(e) if condition_failed(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(held(out)?.is_some())
 }

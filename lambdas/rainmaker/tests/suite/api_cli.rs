@@ -8,12 +8,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::support::gateway::decode;
 use crate::support::moto::Moto;
 use crate::support::proxy::Proxy;
+use crate::support::rainmaker_cli::Cli;
 use crate::support::runtime_api::{built, start, Answer, RuntimeApi};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -114,25 +115,6 @@ fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
     })
 }
 
-fn decode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        if let (b'%', Some(byte)) = (bytes[i], hex) {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// What API Gateway does with a request: (status, body).
 fn gateway(
     req: &HttpRequest,
@@ -229,34 +211,6 @@ fn start_gateway(authorizer: RuntimeApi, api: RuntimeApi) -> String {
     base
 }
 
-struct Cli {
-    bin: std::path::PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Cli {
-    /// Run the client; (exit ok, stdout + stderr).
-    fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("RM_USER_CONFIG_DIR", self.home.path().join("rainmaker"))
-            .env("NO_COLOR", "1")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .output()
-            .expect("esp-rainmaker-cli runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-}
-
 #[test]
 fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_mapping() {
     // The issuer: an ES256 key made here, its JWKS on loopback.
@@ -325,10 +279,7 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
     });
 
     // The client, with a custom profile for this deployment and the issuer's tokens.
-    let cli = Cli {
-        bin: crate::support::python_tool_set("rainmaker-cli").join("esp-rainmaker-cli"),
-        home: tempfile::tempdir().unwrap(),
-    };
+    let cli = Cli::new();
     let (ok, out) = cli.run(&["profile", "add", "private", "--base-url", &base]);
     assert!(ok, "{out}");
     let (ok, out) = cli.run(&["profile", "switch", "private"]);
@@ -339,9 +290,7 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
     id_claims["email"] = json!("ann@example.com");
     let tokens = json!({"idtoken": sign(&key, &id_claims), "accesstoken": sign(&key, &claims), "refreshtoken": "unused"});
     std::fs::write(
-        cli.home
-            .path()
-            .join("rainmaker/profiles/private_config.json"),
+        cli.config().join("profiles/private_config.json"),
         tokens.to_string(),
     )
     .unwrap();
@@ -433,9 +382,7 @@ fn the_unmodified_esp_rainmaker_cli_lists_nodes_gets_and_sets_params_and_adds_a_
     let forged = json!({"idtoken": sign(&EncodingKey::from_ec_der(other.as_ref()), &id_claims),
                         "accesstoken": sign(&EncodingKey::from_ec_der(other.as_ref()), &claims), "refreshtoken": "unused"});
     std::fs::write(
-        cli.home
-            .path()
-            .join("rainmaker/profiles/private_config.json"),
+        cli.config().join("profiles/private_config.json"),
         forged.to_string(),
     )
     .unwrap();

@@ -4,12 +4,10 @@
 //! the same node again with a new certificate, an admin's word to claim it again, the per-user
 //! rate, and what a hostile request gets.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::support::rainmaker_cli::Cli;
 use crate::support::runtime_api::Answer;
 use crate::support::stack_cloud::{StackCloud, STACK};
 
@@ -37,45 +35,12 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-struct Cli {
-    bin: PathBuf,
-    home: tempfile::TempDir,
+/// Signing in, for these tests.
+trait SignIn {
+    fn sign_in(&self, base: &str, user: &str);
 }
 
-impl Cli {
-    fn new() -> Cli {
-        Cli {
-            bin: crate::support::python_tool_set("rainmaker-cli").join("esp-rainmaker-cli"),
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn config(&self) -> PathBuf {
-        self.home.path().join("rainmaker")
-    }
-
-    /// Run the client: (exit ok, stdout + stderr).
-    fn run(&self, args: &[&str]) -> (bool, String) {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env("HOME", self.home.path())
-            .env("RM_USER_CONFIG_DIR", self.config())
-            .env("NO_COLOR", "1")
-            .env_remove("RM_CLI_OUT_DIR")
-            .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .env_remove("http_proxy")
-            .env_remove("https_proxy")
-            .output()
-            .expect("esp-rainmaker-cli runs");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-
+impl SignIn for Cli {
     /// A custom profile for the deployment (`profile add --base-url`), with the claim base URL
     /// the CLI reads from the profile (`claim_base_url`), signed in as `user`.
     fn sign_in(&self, base: &str, user: &str) {

@@ -39,7 +39,8 @@ fn caller(token: &str) -> Option<(String, Vec<String>)> {
     Some((claims["sub"].as_str()?.to_string(), groups))
 }
 
-fn decode(s: &str) -> String {
+/// A URL-encoded query part, `+` as a space.
+pub fn decode(s: &str) -> String {
     let bytes = s.replace('+', " ").into_bytes();
     let mut out = Vec::new();
     let mut i = 0;

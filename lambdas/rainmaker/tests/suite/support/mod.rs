@@ -7,6 +7,7 @@ pub use rmdeploy_testkit::*;
 
 pub mod firmware;
 pub mod gateway;
+pub mod rainmaker_cli;
 pub mod runtime_api;
 pub mod stack_cloud;
 pub mod tables;
