@@ -40,9 +40,9 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(created["bootstrap"]["action"], "created");
     let artifacts = created["artifacts"].as_array().unwrap();
     // One artifact per function binary: node-config, params, node-alert, user-mapping,
-    // ota-fetch, ota-status, ts-ingest, cmd-resp, api and auth (dev uses Cognito, so no
+    // ota-fetch, ota-status, ts-ingest, cmd-resp, api, claim and auth (dev uses Cognito, so no
     // authorizer); none of its functions needs `pending`.
-    assert_eq!(artifacts.len(), 10, "{artifacts:?}");
+    assert_eq!(artifacts.len(), 11, "{artifacts:?}");
     assert!(!artifacts
         .iter()
         .any(|a| a["key"].as_str().unwrap().starts_with("lambda/pending/")));
@@ -72,7 +72,7 @@ fn create_no_op_update_and_destroy() {
     assert_eq!(human.code, 0, "{}", human.stderr);
     assert!(human.stdout.contains("No changes."), "{}", human.stdout);
     assert!(
-        human.stdout.contains("0 uploaded, 10 already in"),
+        human.stdout.contains("0 uploaded, 11 already in"),
         "{}",
         human.stdout
     );
