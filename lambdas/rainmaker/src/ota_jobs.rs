@@ -230,24 +230,30 @@ pub async fn job(db: &Client, table: &str, job_id: &str) -> Result<Option<Job>, 
 
 /// The node sessions of a job.
 pub async fn sessions(db: &Client, table: &str, job_id: &str) -> Result<Vec<Item>, Error> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = db
-            .query()
-            .table_name(table)
-            .key_condition_expression("job_id = :j AND begins_with(sk, :p)")
-            .expression_attribute_values(":j", AttributeValue::S(job_id.into()))
-            .expression_attribute_values(":p", AttributeValue::S("node#".into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        items.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(items);
-        }
-    }
+    items_under(db, table, job_id, "node#", false).await
+}
+
+/// A job's items whose sort key starts with `prefix`, every page (read consistently when asked).
+pub async fn items_under(
+    db: &Client,
+    table: &str,
+    job_id: &str,
+    prefix: &str,
+    consistent: bool,
+) -> Result<Vec<Item>, Error> {
+    let items = db
+        .query()
+        .table_name(table)
+        .key_condition_expression("job_id = :j AND begins_with(sk, :p)")
+        .expression_attribute_values(":j", AttributeValue::S(job_id.into()))
+        .expression_attribute_values(":p", AttributeValue::S(prefix.into()))
+        .consistent_read(consistent)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<Item>, _>>()
+        .await?;
+    Ok(items)
 }
 
 /// How long a session of this job holds its slot, in ms: the job's timeout (an hour without one).

@@ -54,25 +54,7 @@ pub fn free(slots: &[Item], max_parallel: i64, now_ms: i64) -> Vec<i64> {
 
 /// The slots of one group of a job, read consistently.
 pub async fn read(db: &Client, table: &str, job_id: &str, group: &str) -> Result<Vec<Item>, Error> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = db
-            .query()
-            .table_name(table)
-            .key_condition_expression("job_id = :j AND begins_with(sk, :p)")
-            .expression_attribute_values(":j", AttributeValue::S(job_id.into()))
-            .expression_attribute_values(":p", AttributeValue::S(prefix(group)))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        items.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(items);
-        }
-    }
+    crate::ota_jobs::items_under(db, table, job_id, &prefix(group), true).await
 }
 
 /// The item of slot `i` held by `node` from `now_ms` to `until_ms`.
