@@ -210,18 +210,8 @@ fn default_dir(prefix: &str) -> PathBuf {
 /// stays consistent); the second leaves at once with 130 (still consistent: every step is
 /// recorded before its AWS call). Call inside the runtime.
 fn stop_on_ctrl_c() -> Interrupt {
-    let (trigger, interrupt) = Interrupt::new();
-    let mut signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .expect("the SIGINT handler installs");
-    tokio::spawn(async move {
-        while signals.recv().await.is_some() {
-            if trigger.fire() == 1 {
-                eprintln!("stopping after the steps under way (Ctrl-C again to leave at once)");
-                continue;
-            }
-            eprintln!("leaving at once: run the same command again to finish the batch");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-    });
-    interrupt
+    super::terminal::two_presses(
+        "stopping after the steps under way (Ctrl-C again to leave at once)",
+        || "leaving at once: run the same command again to finish the batch".to_string(),
+    )
 }

@@ -19,6 +19,22 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
 /// an update, discard a change set); the second leaves at once with status 130, saying where the
 /// stack was last seen. Call inside the runtime.
 pub fn ctrl_c(last_seen: LastSeen) -> Interrupt {
+    two_presses(
+        "stopping at the next safe point (Ctrl-C again to leave at once)",
+        move || {
+            let seen = last_seen.get();
+            format!(
+                "leaving at once{}; CloudFormation carries on: follow it with `rmdeploy status`",
+                seen.map(|s| format!(": the stack was last seen {s}"))
+                    .unwrap_or_default()
+            )
+        },
+    )
+}
+
+/// Listen for Ctrl-C: the first press fires the returned interrupt, saying `first`; the second
+/// says `leave()` and exits at once with status 130. Call inside the runtime.
+pub fn two_presses(first: &'static str, leave: impl Fn() -> String + Send + 'static) -> Interrupt {
     let (trigger, interrupt) = Interrupt::new();
     // Registered here, before returning, so no Ctrl-C after this call is missed.
     let mut signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
@@ -26,15 +42,10 @@ pub fn ctrl_c(last_seen: LastSeen) -> Interrupt {
     tokio::spawn(async move {
         while signals.recv().await.is_some() {
             if trigger.fire() == 1 {
-                eprintln!("stopping at the next safe point (Ctrl-C again to leave at once)");
+                eprintln!("{first}");
                 continue;
             }
-            let seen = last_seen.get();
-            eprintln!(
-                "leaving at once{}; CloudFormation carries on: follow it with `rmdeploy status`",
-                seen.map(|s| format!(": the stack was last seen {s}"))
-                    .unwrap_or_default()
-            );
+            eprintln!("{}", leave());
             std::process::exit(i32::from(crate::exit::EXIT_INTERRUPTED));
         }
     });
