@@ -7,8 +7,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 
 mod error;
+pub mod iot;
+pub mod lambda;
+pub mod rest;
 
 pub use error::AwsError;
 
@@ -51,13 +55,15 @@ impl Access {
     }
 }
 
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a call may wait for its connection, and for the first byte of the answer after sending
 /// the request, before the attempt counts as failed and is retried: an endpoint that stops
 /// answering fails the command after the retries instead of hanging it.
 /// `RMDEPLOY_READ_TIMEOUT_MS` sets the second (default 60 s).
 pub fn timeouts(settings: &Settings) -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(settings.read_timeout)
         .build()
 }
@@ -69,9 +75,9 @@ pub struct Clients {
     pub region: String,
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
-    pub iot: aws_sdk_iot::Client,
+    pub iot: iot::Iot,
     pub quotas: aws_sdk_servicequotas::Client,
-    pub lambda: aws_sdk_lambda::Client,
+    pub lambda: lambda::Lambda,
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// How long to wait between polls of CloudFormation.
     pub poll: std::time::Duration,
@@ -84,6 +90,19 @@ impl Clients {
         let https = aws_smithy_http_client::Builder::new()
             .tls_provider(Provider::Rustls(CryptoMode::Ring))
             .build_https();
+        // ... and the same for the services called without an SDK crate (`rest`).
+        let connector = SharedHttpConnector::new(
+            aws_smithy_http_client::Connector::builder()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .connector_settings(
+                    HttpConnectorSettings::builder()
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .read_timeout(settings.read_timeout)
+                        .build(),
+                )
+                .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+                .build(),
+        );
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(https)
             .region(Region::new(region.to_string()))
@@ -107,9 +126,13 @@ impl Clients {
             region: region.to_string(),
             cfn: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            iot: aws_sdk_iot::Client::new(&config),
+            iot: iot::Iot {
+                rest: rest::Rest::new("iot", &config, connector.clone(), settings.max_attempts),
+            },
             quotas: aws_sdk_servicequotas::Client::new(&config),
-            lambda: aws_sdk_lambda::Client::new(&config),
+            lambda: lambda::Lambda {
+                rest: rest::Rest::new("lambda", &config, connector, settings.max_attempts),
+            },
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             poll: settings.poll,
             config,
@@ -176,7 +199,6 @@ mod tests {
 
     #[tokio::test]
     async fn s3_and_iot_follow_the_partition_too() {
-        use aws_sdk_iot::config::endpoint::{self as iot, ResolveEndpoint as _};
         use aws_sdk_s3::config::endpoint::{self as s3, ResolveEndpoint as _};
         let p = s3::Params::builder().region("cn-north-1").build().unwrap();
         let url = s3::DefaultResolver::new()
@@ -186,16 +208,13 @@ mod tests {
             .url()
             .to_string();
         assert!(url.ends_with(".amazonaws.com.cn"), "{url}");
-        let p = iot::Params::builder()
-            .region("cn-northwest-1")
-            .build()
-            .unwrap();
-        let url = iot::DefaultResolver::new()
-            .resolve_endpoint(&p)
-            .await
-            .unwrap()
-            .url()
-            .to_string();
-        assert_eq!(url, "https://iot.cn-northwest-1.amazonaws.com.cn");
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("cn-northwest-1"))
+            .build();
+        let http = aws_smithy_runtime_api::client::http::SharedHttpConnector::new(
+            aws_smithy_http_client::Connector::builder().build_http(),
+        );
+        let iot = super::rest::Rest::new("iot", &config, http, 1);
+        assert_eq!(iot.base(), "https://iot.cn-northwest-1.amazonaws.com.cn");
     }
 }

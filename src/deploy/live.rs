@@ -121,21 +121,23 @@ impl Endpoint {
 /// The account's IoT data endpoint (`iot:Data-ATS`), never built by hand: its shape differs
 /// between regions, China's two among them.
 pub async fn iot_data_endpoint(clients: &Clients) -> Result<String, DeployError> {
-    let out = clients
+    let address = clients
         .iot
-        .describe_endpoint()
-        .endpoint_type("iot:Data-ATS")
-        .send()
+        .describe_endpoint("iot:Data-ATS")
         .await
-        .map_err(|e| AwsError::call("iot:DescribeEndpoint", &e))?;
-    out.endpoint_address().map(str::to_string).ok_or_else(|| {
-        AwsError::Call {
+        .map_err(|mut f| {
+            f.operation = "iot:DescribeEndpoint";
+            AwsError::from(f)
+        })?;
+    match address.is_empty() {
+        false => Ok(address),
+        true => Err(AwsError::Call {
             operation: "iot:DescribeEndpoint".into(),
             message: "the answer held no endpoint address".into(),
             help: None,
         }
-        .into()
-    })
+        .into()),
+    }
 }
 
 /// The artifacts bucket of the bootstrap stack, when there is one.

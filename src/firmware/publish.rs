@@ -200,19 +200,9 @@ async fn offer_online(clients: &Clients, target: &Target, job_id: &str) -> Resul
     let event = serde_json::json!({ "offer_job": job_id });
     clients
         .lambda
-        .invoke()
-        .function_name(&function)
-        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-        .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()))
-        .send()
+        .invoke_async(&function, &event)
         .await
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "invoking {function}: {}",
-                aws_sdk_lambda::error::DisplayErrorContext(e)
-            )
-        })
+        .map_err(|e| format!("invoking {function}: {}", AwsError::from(e)))
 }
 
 async fn publish_one(
@@ -355,33 +345,8 @@ async fn iot_job(
     job_id: &str,
     per_minute: Option<i64>,
 ) -> Result<String, AwsError> {
-    use aws_sdk_iot::types::*;
     let name = thing_group(&target.stack, &c.spec.project);
-    let group_arn = match clients
-        .iot
-        .create_thing_group()
-        .thing_group_name(&name)
-        .send()
-        .await
-    {
-        Ok(g) => g.thing_group_arn().unwrap_or_default().to_string(),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
-        {
-            clients
-                .iot
-                .describe_thing_group()
-                .thing_group_name(&name)
-                .send()
-                .await
-                .map_err(|e| AwsError::call("DescribeThingGroup", &e))?
-                .thing_group_arn()
-                .unwrap_or_default()
-                .to_string()
-        }
-        Err(e) => return Err(AwsError::call("CreateThingGroup", &e)),
-    };
+    let group_arn = clients.iot.ensure_thing_group(&name).await?;
     let rollout = &c.spec.rollout;
     let document = serde_json::json!({
         "operation": "rainmaker.ota",
@@ -392,53 +357,27 @@ async fn iot_job(
         "bucket": target.bucket,
         "key": key,
     });
-    let created = clients
-        .iot
-        .create_job()
-        .job_id(job_id)
-        .targets(group_arn)
-        .target_selection(TargetSelection::Continuous)
-        .description(format!(
-            "OTA {} {} ({})",
-            c.spec.project, c.spec.version, c.spec.name
-        ))
-        .document(document.to_string())
-        .job_executions_rollout_config(
-            JobExecutionsRolloutConfig::builder()
-                .maximum_per_minute(per_minute.unwrap_or(rollout.max_per_minute) as i32)
-                .build(),
-        )
-        .abort_config(
-            AbortConfig::builder()
-                .criteria_list(
-                    AbortCriteria::builder()
-                        .failure_type(JobExecutionFailureType::Failed)
-                        .action(AbortAction::Cancel)
-                        .threshold_percentage(rollout.abort_threshold_percent as f64)
-                        .min_number_of_executed_things(1)
-                        .build()
-                        .map_err(|e| AwsError::build("CreateJob", &e))?,
-                )
-                .build()
-                .map_err(|e| AwsError::build("CreateJob", &e))?,
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .in_progress_timeout_in_minutes(rollout.timeout_minutes)
-                .build(),
-        )
-        .send()
-        .await;
-    match created {
-        Ok(_) => Ok(job_id.to_string()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
-        {
-            Ok(job_id.to_string())
-        }
-        Err(e) => Err(AwsError::call("CreateJob", &e)),
-    }
+    let job = serde_json::json!({
+        "targets": [group_arn],
+        "targetSelection": "CONTINUOUS",
+        "description": format!("OTA {} {} ({})", c.spec.project, c.spec.version, c.spec.name),
+        "document": document.to_string(),
+        "jobExecutionsRolloutConfig": {
+            "maximumPerMinute": per_minute.unwrap_or(rollout.max_per_minute),
+        },
+        "abortConfig": {
+            "criteriaList": [{
+                "failureType": "FAILED",
+                "action": "CANCEL",
+                "thresholdPercentage": rollout.abort_threshold_percent as f64,
+                "minNumberOfExecutedThings": 1,
+            }],
+        },
+        "timeoutConfig": { "inProgressTimeoutInMinutes": rollout.timeout_minutes },
+    });
+    // A job of that id exists already when a publish is run again: the same job.
+    clients.iot.create_job(job_id, job).await?;
+    Ok(job_id.to_string())
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
@@ -519,25 +458,8 @@ pub async fn list(clients: &Clients, target: &Target) -> Result<Vec<Listed>, Aws
     }
     if target.iot_jobs {
         for job in &mut jobs {
-            let described = clients
-                .iot
-                .describe_job()
-                .job_id(&job.ota_job_id)
-                .send()
-                .await;
-            job.iot_job_status = match described {
-                Ok(d) => d
-                    .job()
-                    .and_then(|j| j.status())
-                    .map(|s| s.as_str().to_string()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                {
-                    Some("none".into())
-                }
-                Err(e) => return Err(AwsError::call("DescribeJob", &e)),
-            };
+            let status = clients.iot.job_status(&job.ota_job_id).await?;
+            job.iot_job_status = Some(status.unwrap_or_else(|| "none".into()));
         }
     }
     jobs.sort_by(|a, b| {

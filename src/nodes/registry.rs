@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::aws::iot::Iot;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
-use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
 use serde::Serialize;
 
 use super::error::NodesError;
@@ -34,19 +34,12 @@ impl Names {
 
 /// The account's MQTT endpoints: `iot:Data-ATS` and `iot:CredentialProvider`.
 pub async fn endpoints(clients: &Clients) -> Result<(String, String), AwsError> {
-    let mut found = Vec::new();
-    for kind in ["iot:Data-ATS", "iot:CredentialProvider"] {
-        let out = clients
-            .iot
-            .describe_endpoint()
-            .endpoint_type(kind)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("DescribeEndpoint", &e))?;
-        found.push(out.endpoint_address().unwrap_or_default().to_string());
-    }
-    let cred = found.pop().unwrap_or_default();
-    Ok((found.pop().unwrap_or_default(), cred))
+    let data = clients.iot.describe_endpoint("iot:Data-ATS").await?;
+    let cred = clients
+        .iot
+        .describe_endpoint("iot:CredentialProvider")
+        .await?;
+    Ok((data, cred))
 }
 
 /// A thing: its name, type and attributes.
@@ -60,25 +53,11 @@ pub struct Thing {
 
 /// The thing `name`, if it exists.
 pub async fn thing(clients: &Clients, name: &str) -> Result<Option<Thing>, AwsError> {
-    match clients.iot.describe_thing().thing_name(name).send().await {
-        Ok(out) => Ok(Some(Thing {
-            name: name.to_string(),
-            thing_type: out.thing_type_name().map(str::to_string),
-            attributes: sorted(out.attributes()),
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(AwsError::call("DescribeThing", &e)),
-    }
-}
-
-fn sorted(map: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
-    map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+    Ok(clients.iot.describe_thing(name).await?.map(|t| Thing {
+        name: name.to_string(),
+        thing_type: t.thing_type_name,
+        attributes: t.attributes.into_iter().collect(),
+    }))
 }
 
 /// A certificate AWS IoT issued.
@@ -92,18 +71,11 @@ pub struct Issued {
 
 /// `CreateCertificateFromCsr`, active: AWS IoT's CA certifies the CSR's key.
 pub async fn issue(clients: &Clients, csr: &str) -> Result<Issued, AwsError> {
-    let out = clients
-        .iot
-        .create_certificate_from_csr()
-        .certificate_signing_request(csr)
-        .set_as_active(true)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("CreateCertificateFromCsr", &e))?;
+    let out = clients.iot.create_certificate_from_csr(csr).await?;
     Ok(Issued {
-        id: out.certificate_id().unwrap_or_default().to_string(),
-        arn: out.certificate_arn().unwrap_or_default().to_string(),
-        pem: out.certificate_pem().unwrap_or_default().to_string(),
+        id: out.certificate_id,
+        arn: out.certificate_arn,
+        pem: out.certificate_pem,
     })
 }
 
@@ -119,29 +91,19 @@ pub async fn register(
     attributes: &BTreeMap<String, String>,
     cert_arn: &str,
 ) -> Result<(), NodesError> {
-    let payload = AttributePayload::builder()
-        .set_attributes(Some(attributes.clone().into_iter().collect()))
-        .build();
     let created = clients
         .iot
-        .create_thing()
-        .thing_name(thing)
-        .thing_type_name(&names.thing_type)
-        .attribute_payload(payload)
-        .send()
+        .create_thing(thing, &names.thing_type, attributes)
         .await;
     if let Err(e) = created {
-        let exists = e
-            .as_service_error()
-            .is_some_and(|s| s.is_resource_already_exists_exception());
-        let ours = match exists {
+        let ours = match e.is("ResourceAlreadyExistsException") {
             true => self::thing(clients, thing)
                 .await?
                 .is_some_and(|t| t.attributes.get("batch") == attributes.get("batch")),
             false => false,
         };
         if !ours {
-            return Err(AwsError::call("CreateThing", &e).into());
+            return Err(AwsError::from(e).into());
         }
     }
     attach(clients, names, thing, cert_arn).await
@@ -156,20 +118,14 @@ pub async fn attach(
 ) -> Result<(), NodesError> {
     clients
         .iot
-        .attach_policy()
-        .policy_name(&names.policy)
-        .target(cert_arn)
-        .send()
+        .attach_policy(&names.policy, cert_arn)
         .await
-        .map_err(|e| AwsError::call("AttachPolicy", &e))?;
+        .map_err(AwsError::from)?;
     clients
         .iot
-        .attach_thing_principal()
-        .thing_name(thing)
-        .principal(cert_arn)
-        .send()
+        .attach_thing_principal(thing, cert_arn)
         .await
-        .map_err(|e| AwsError::call("AttachThingPrincipal", &e))?;
+        .map_err(AwsError::from)?;
     Ok(())
 }
 
@@ -189,30 +145,20 @@ pub async fn certificates_since(
     clients: &Clients,
     since: i64,
 ) -> Result<Vec<Certificate>, AwsError> {
-    let mut pages = clients
-        .iot
-        .list_certificates()
-        .ascending_order(false)
-        .page_size(250)
-        .into_paginator()
-        .send();
+    let mut pages = clients.iot.list_certificates_newest_first();
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::call("ListCertificates", &e))?;
         let mut older = false;
-        for c in page.certificates() {
-            let created_at = c.creation_date().map_or(0, |d| d.secs());
+        for c in Iot::certificates_of(&page?)? {
+            let created_at = c.creation_date as i64;
             if created_at < since {
                 older = true;
                 continue;
             }
             found.push(Certificate {
-                id: c.certificate_id().unwrap_or_default().to_string(),
-                arn: c.certificate_arn().unwrap_or_default().to_string(),
-                status: c
-                    .status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
+                id: c.certificate_id,
+                arn: c.certificate_arn,
+                status: c.status,
                 created_at,
             });
         }
@@ -225,31 +171,14 @@ pub async fn certificates_since(
 
 /// The PEM and status of certificate `id`.
 pub async fn certificate(clients: &Clients, id: &str) -> Result<(Certificate, String), AwsError> {
-    let out = clients
-        .iot
-        .describe_certificate()
-        .certificate_id(id)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("DescribeCertificate", &e))?;
-    let d = out.certificate_description();
+    let d = clients.iot.describe_certificate(id).await?;
     let cert = Certificate {
         id: id.to_string(),
-        arn: d
-            .and_then(|d| d.certificate_arn())
-            .unwrap_or_default()
-            .to_string(),
-        status: d
-            .and_then(|d| d.status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default(),
-        created_at: d.and_then(|d| d.creation_date()).map_or(0, |t| t.secs()),
+        arn: d.certificate_arn,
+        status: d.status,
+        created_at: d.creation_date as i64,
     };
-    let pem = d
-        .and_then(|d| d.certificate_pem())
-        .unwrap_or_default()
-        .to_string();
-    Ok((cert, pem))
+    Ok((cert, d.certificate_pem))
 }
 
 /// The certificate id of a certificate ARN (`arn:...:cert/<id>`).
@@ -259,16 +188,17 @@ pub fn cert_id(arn: &str) -> &str {
 
 /// The principals (certificate ARNs) attached to `thing`.
 pub async fn principals(clients: &Clients, thing: &str) -> Result<Vec<String>, AwsError> {
-    let mut pages = clients
-        .iot
-        .list_thing_principals()
-        .thing_name(thing)
-        .into_paginator()
-        .send();
+    let mut pages = clients.iot.list_thing_principals(thing);
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::call("ListThingPrincipals", &e))?;
-        found.extend(page.principals().iter().cloned());
+        let page = page?;
+        let principals = page.get("principals").and_then(|p| p.as_array());
+        found.extend(
+            principals
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_string)),
+        );
     }
     Ok(found)
 }
@@ -276,42 +206,24 @@ pub async fn principals(clients: &Clients, thing: &str) -> Result<Vec<String>, A
 /// Detach certificate `arn` from `thing` and mark it `REVOKED`: it can no longer connect.
 pub async fn revoke(clients: &Clients, thing: Option<&str>, arn: &str) -> Result<(), AwsError> {
     if let Some(thing) = thing {
-        clients
-            .iot
-            .detach_thing_principal()
-            .thing_name(thing)
-            .principal(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::call("DetachThingPrincipal", &e))?;
+        clients.iot.detach_thing_principal(thing, arn).await?;
     }
     clients
         .iot
-        .update_certificate()
-        .certificate_id(cert_id(arn))
-        .new_status(CertificateStatus::Revoked)
-        .send()
-        .await
-        .map_err(|e| AwsError::call("UpdateCertificate", &e))?;
+        .update_certificate(cert_id(arn), "REVOKED")
+        .await?;
     Ok(())
 }
 
 /// Every thing of the thing type.
 pub async fn things(clients: &Clients, names: &Names) -> Result<Vec<Thing>, AwsError> {
-    let mut pages = clients
-        .iot
-        .list_things()
-        .thing_type_name(&names.thing_type)
-        .max_results(250)
-        .into_paginator()
-        .send();
+    let mut pages = clients.iot.list_things(&names.thing_type);
     let mut found = Vec::new();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| AwsError::call("ListThings", &e))?;
-        found.extend(page.things().iter().map(|t| Thing {
-            name: t.thing_name().unwrap_or_default().to_string(),
-            thing_type: t.thing_type_name().map(str::to_string),
-            attributes: sorted(t.attributes()),
+        found.extend(Iot::things_of(&page?)?.into_iter().map(|t| Thing {
+            name: t.thing_name,
+            thing_type: t.thing_type_name,
+            attributes: t.attributes.into_iter().collect(),
         }));
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));

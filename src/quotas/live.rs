@@ -151,17 +151,8 @@ impl AccountValues {
 }
 
 async fn lambda_settings(clients: &Clients) -> Result<(Option<f64>, Option<f64>), AwsError> {
-    let out = clients
-        .lambda
-        .get_account_settings()
-        .send()
-        .await
-        .map_err(|e| AwsError::call("lambda:GetAccountSettings", &e))?;
-    let limit = out.account_limit();
-    Ok((
-        limit.map(|l| l.concurrent_executions() as f64),
-        limit.and_then(|l| l.unreserved_concurrent_executions().map(|v| v as f64)),
-    ))
+    let c = clients.lambda.concurrency().await?;
+    Ok((c.limit, c.unreserved))
 }
 
 async fn dynamo_limits(clients: &Clients) -> Result<[Option<f64>; 4], AwsError> {

@@ -229,7 +229,12 @@ fn publish_and_check(region: &str, shipped: &str) {
             ("5".into(), "7".into(), "1800".into())
         );
         // the IoT job with rollout, abort and timeout
-        let job = c.iot.describe_job().job_id(&job_id).send().await.unwrap();
+        let job = aws_sdk_iot::Client::new(&c.config)
+            .describe_job()
+            .job_id(&job_id)
+            .send()
+            .await
+            .unwrap();
         let job = job.job().unwrap();
         assert_eq!(
             job.job_executions_rollout_config()

@@ -6,6 +6,7 @@ mod support;
 
 mod apply_moto;
 mod artifacts;
+mod aws_rest;
 mod bad_inputs;
 mod build_lambdas;
 mod cargo_lambda_install;

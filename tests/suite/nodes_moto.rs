@@ -34,6 +34,7 @@ struct Setup {
     moto: Moto,
     proxy: Proxy,
     rt: tokio::runtime::Runtime,
+    iot: aws_sdk_iot::Client,
     clients: rmdeploy::aws::Clients,
 }
 
@@ -42,17 +43,15 @@ fn setup() -> Setup {
     let proxy = Proxy::start(&moto.url);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let clients = rt.block_on(moto.clients(REGION));
+    // What the stack creates, and what the tests read back, through the SDK.
+    let iot = aws_sdk_iot::Client::new(&clients.config);
     rt.block_on(async {
-        clients
-            .iot
-            .create_thing_type()
+        iot.create_thing_type()
             .thing_type_name(format!("{STACK}-esp-node"))
             .send()
             .await
             .unwrap();
-        clients
-            .iot
-            .create_policy()
+        iot.create_policy()
             .policy_name(format!("{STACK}-node"))
             .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#)
             .send()
@@ -63,6 +62,7 @@ fn setup() -> Setup {
         moto,
         proxy,
         rt,
+        iot,
         clients,
     }
 }
@@ -87,7 +87,7 @@ impl Setup {
     /// Every certificate in moto: id → (status, ARN).
     fn certificates(&self) -> BTreeMap<String, (String, String)> {
         self.rt.block_on(async {
-            let out = self.clients.iot.list_certificates().send().await.unwrap();
+            let out = self.iot.list_certificates().send().await.unwrap();
             out.certificates()
                 .iter()
                 .map(|c| {
@@ -110,7 +110,6 @@ impl Setup {
             let mut token = None;
             loop {
                 let out = self
-                    .clients
                     .iot
                     .list_things()
                     .thing_type_name(format!("{STACK}-esp-node"))
@@ -135,8 +134,7 @@ impl Setup {
 
     fn principals(&self, thing: &str) -> Vec<String> {
         self.rt.block_on(async {
-            self.clients
-                .iot
+            self.iot
                 .list_thing_principals()
                 .thing_name(thing)
                 .send()
@@ -151,7 +149,6 @@ impl Setup {
         let id = arn.rsplit_once("cert/").unwrap().1;
         self.rt.block_on(async {
             let out = self
-                .clients
                 .iot
                 .describe_certificate()
                 .certificate_id(id)

@@ -18,6 +18,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
 use rmdeploy::aws::Clients;
+
+use crate::support::answers::Answers;
 use rmdeploy::quotas::{self, live, Check, Status};
 
 /// An account: applied values by quota code (absent: no applied value), defaults by code, the
@@ -178,17 +180,14 @@ fn mocked(account: &Account, extra_quota_rules: Vec<Rule>) -> Mocked {
                 .build()
         });
     let (concurrency, unreserved) = a.lambda;
-    let lambda_settings =
-        mock!(aws_sdk_lambda::Client::get_account_settings).then_output(move || {
-            aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsOutput::builder()
-                .account_limit(
-                    aws_sdk_lambda::types::AccountLimit::builder()
-                        .concurrent_executions(concurrency)
-                        .unreserved_concurrent_executions(unreserved)
-                        .build(),
-                )
-                .build()
-        });
+    let lambda_settings = Answers::new().on(
+        "GET",
+        "/2016-08-19/account-settings/",
+        200,
+        &format!(
+            r#"{{"AccountLimit":{{"ConcurrentExecutions":{concurrency},"UnreservedConcurrentExecutions":{unreserved},"CodeSizeUnzipped":262144000}},"AccountUsage":{{"FunctionCount":0}}}}"#
+        ),
+    );
     let d = a.dynamo;
     let limits = mock!(aws_sdk_dynamodb::Client::describe_limits).then_output(move || {
         aws_sdk_dynamodb::operation::describe_limits::DescribeLimitsOutput::builder()
@@ -216,14 +215,13 @@ fn mocked(account: &Account, extra_quota_rules: Vec<Rule>) -> Mocked {
         region: "us-east-1".into(),
         cfn: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &[]),
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
-        iot: mock_client!(aws_sdk_iot, RuleMode::MatchAny, &[]),
+        iot: Answers::new().iot("us-east-1"),
         quotas: quotas_client,
-        lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&lambda_settings]),
+        lambda: lambda_settings.lambda("us-east-1"),
         dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&limits]),
         poll: Duration::ZERO,
     };
     let mut rules = quota_rules;
-    rules.push(lambda_settings);
     rules.push(limits);
     Mocked { clients, rules }
 }
@@ -398,14 +396,16 @@ async fn without_an_applied_value_the_aws_default_is_used() {
 
 #[tokio::test]
 async fn access_denied_names_the_missing_permission() {
-    let denied = mock!(aws_sdk_lambda::Client::get_account_settings).then_http_response(|| {
-        HttpResponse::new(
-            StatusCode::try_from(403).unwrap(),
-            SdkBody::from(r#"{"Type":"User","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lambda:GetAccountSettings"}"#),
-        )
-    });
+    // Lambda's answer to a caller without the permission (its error type in the header, here
+    // only in the body's message).
+    let denied = Answers::new().on(
+        "GET",
+        "/2016-08-19/account-settings/",
+        403,
+        r#"{"Type":"User","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: lambda:GetAccountSettings"}"#,
+    );
     let mut m = mocked(&Account::standard(), Vec::new());
-    m.clients.lambda = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&denied]);
+    m.clients.lambda = denied.lambda("us-east-1");
     let err = live::check(&m.clients, &quotas::derive(&profile(SMALL, None)))
         .await
         .unwrap_err();

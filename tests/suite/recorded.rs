@@ -547,11 +547,12 @@ async fn plan_explains_failed_states_instead_of_failing() {
             .build()]);
         DescribeStacksOutput::builder().stacks(s).build()
     };
-    let endpoint = mock!(aws_sdk_iot::Client::describe_endpoint).then_output(|| {
-        aws_sdk_iot::operation::describe_endpoint::DescribeEndpointOutput::builder()
-            .endpoint_address("abc-ats.iot.cn-north-1.amazonaws.com.cn")
-            .build()
-    });
+    let endpoint = crate::support::answers::Answers::new().on(
+        "GET",
+        "/endpoint?endpointType=iot%3AData-ATS",
+        200,
+        r#"{"endpointAddress":"abc-ats.iot.cn-north-1.amazonaws.com.cn"}"#,
+    );
     for (status, fails) in [
         ("ROLLBACK_COMPLETE", false),
         ("UPDATE_ROLLBACK_FAILED", true),
@@ -565,7 +566,7 @@ async fn plan_explains_failed_states_instead_of_failing() {
         let clients = Scenario::new()
             .with(&boot)
             .with(&main)
-            .iot(&endpoint)
+            .iot(endpoint.clone())
             .clients();
         let result =
             rmdeploy::deploy::live::plan(&clients, "rainmaker-dev", &rendered.stack, &[]).await;
@@ -590,6 +591,15 @@ async fn plan_explains_failed_states_instead_of_failing() {
             plan.notes
         );
         assert_eq!(plan.parameters["ArtifactsBucket"], "artifacts-bucket");
+        // the endpoint read from IoT (signed, percent-encoded query), never built by hand
+        assert_eq!(
+            plan.parameters["IotDataEndpoint"],
+            "abc-ats.iot.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            endpoint.calls("GET", "/endpoint?endpointType=iot%3AData-ATS"),
+            1
+        );
     }
 }
 

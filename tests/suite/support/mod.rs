@@ -3,5 +3,6 @@
 
 pub use rmdeploy_testkit::*;
 
+pub mod answers;
 pub mod code_calls;
 pub mod scenario;

@@ -108,7 +108,7 @@ pub fn described(execution: ExecutionStatus) -> DescribeChangeSetOutput {
 pub struct Scenario {
     /// CloudFormation's rules, each with the operation it answers (for [`Scenario::calls`]).
     cloudformation: Vec<(&'static str, Rule)>,
-    iot: Vec<Rule>,
+    iot: super::answers::Answers,
 }
 
 impl Scenario {
@@ -182,9 +182,9 @@ impl Scenario {
         self.answer("", rule.clone())
     }
 
-    /// An IoT answer.
-    pub fn iot(mut self, rule: &Rule) -> Scenario {
-        self.iot.push(rule.clone());
+    /// IoT's answers.
+    pub fn iot(mut self, answers: super::answers::Answers) -> Scenario {
+        self.iot = answers;
         self
     }
 
@@ -204,15 +204,14 @@ impl Scenario {
     /// polls; services other than CloudFormation and IoT answer nothing.
     pub fn clients(&self) -> Clients {
         let cloudformation: Vec<&Rule> = self.cloudformation.iter().map(|(_, r)| r).collect();
-        let iot: Vec<&Rule> = self.iot.iter().collect();
         Clients {
             config: aws_config::SdkConfig::builder().build(),
             region: "cn-north-1".into(),
             cfn: mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &cloudformation),
             s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
-            iot: mock_client!(aws_sdk_iot, RuleMode::MatchAny, &iot),
+            iot: self.iot.iot("cn-north-1"),
             quotas: mock_client!(aws_sdk_servicequotas, RuleMode::MatchAny, &[]),
-            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]),
+            lambda: super::answers::Answers::new().lambda("cn-north-1"),
             dynamodb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[]),
             poll: Duration::ZERO,
         }
