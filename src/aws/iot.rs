@@ -256,4 +256,68 @@ impl Iot {
             Err(f) => Err(f),
         }
     }
+
+    /// `GetRegistrationCode`: the CN a CA's verification certificate must have.
+    pub async fn registration_code(&self) -> Result<String, Failure> {
+        let call = Call::new("GetRegistrationCode", "GET", "/registrationcode".into());
+        Ok(text(&self.rest.send(&call).await?, "registrationCode"))
+    }
+
+    /// `RegisterCACertificate`, active, with auto-registration and the provisioning template
+    /// `template` run as `role_arn` (JITP); a CA registered already gets the template and role
+    /// (`UpdateCACertificate`). Returns the CA certificate's id and ARN.
+    pub async fn register_ca(
+        &self,
+        ca_pem: &str,
+        verification_pem: &str,
+        template: &str,
+        role_arn: &str,
+        ca_id: &str,
+    ) -> Result<(String, String), Failure> {
+        let config = json!({"templateBody": template, "roleArn": role_arn});
+        let call = Call::new("RegisterCACertificate", "POST", "/cacertificate".into())
+            .query("setAsActive", "true")
+            .query("allowAutoRegistration", "true")
+            .json(json!({
+                "caCertificate": ca_pem,
+                "verificationCertificate": verification_pem,
+                "registrationConfig": config,
+            }));
+        match self.rest.send(&call).await {
+            Ok(v) => Ok((text(&v, "certificateId"), text(&v, "certificateArn"))),
+            Err(f) if f.is("ResourceAlreadyExistsException") => {
+                let update = Call::new(
+                    "UpdateCACertificate",
+                    "PUT",
+                    format!("/cacertificate/{}", encode(ca_id)),
+                )
+                .query("newStatus", "ACTIVE")
+                .query("newAutoRegistrationStatus", "ENABLE")
+                .json(json!({ "registrationConfig": config }));
+                self.rest.send(&update).await?;
+                let (info, _) = self.describe_ca(ca_id).await?;
+                Ok((ca_id.to_string(), info.certificate_arn))
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    /// `DescribeCACertificate`: the CA certificate and its registration config (`templateBody`,
+    /// `roleArn`).
+    pub async fn describe_ca(&self, id: &str) -> Result<(CertificateInfo, Value), Failure> {
+        let call = Call::new(
+            "DescribeCACertificate",
+            "GET",
+            format!("/cacertificate/{}", encode(id)),
+        );
+        let v = self.rest.send(&call).await?;
+        let info = parse(
+            "DescribeCACertificate",
+            v.get("certificateDescription").cloned().unwrap_or_default(),
+        )?;
+        Ok((
+            info,
+            v.get("registrationConfig").cloned().unwrap_or_default(),
+        ))
+    }
 }

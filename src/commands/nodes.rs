@@ -21,8 +21,12 @@ pub enum Command {
     /// Make a factory batch: per node a P-256 key and CSR made here, a certificate from the
     /// account's AWS IoT, a thing in the stack's thing type with the node policy, and a factory
     /// NVS image, laid out as esp-rainmaker-admin-cli does. Resumable: run it again with the
-    /// same --out to finish an interrupted batch.
+    /// same --out to finish an interrupted batch. With --ca, certificates are signed here by a
+    /// batch CA and AWS IoT registers each node when it first connects: no AWS call a node.
     Provision(ProvisionArgs),
+    /// Batch CAs for large batches (just-in-time provisioning).
+    #[command(subcommand)]
+    Ca(CaCommand),
     /// List the nodes of the stack (its thing type), with online status and firmware version.
     List(StackNode),
     /// Show one node: attributes, certificates, status, users.
@@ -33,6 +37,24 @@ pub enum Command {
     /// Give a node a new key, certificate and factory image; its old certificates are revoked
     /// once the new one is attached.
     Rotate(RotateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Make a batch CA in --dir (or reuse the one there) and register it with the account's
+    /// AWS IoT, active, with auto-registration and the stack's provisioning template: a node
+    /// whose certificate it signed becomes a thing in the stack's thing type, with the node
+    /// policy, on its first connection. Needs the stack deployed (its NodeRegistrationRole).
+    Create(CaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CaArgs {
+    /// The CA's folder: ca.pem, ca.key (secret, 0600: keep it offline), ca.json.
+    #[arg(long, value_name = "DIR", default_value = "batch-ca")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub stack: StackNode,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,6 +88,10 @@ pub struct ProvisionArgs {
     /// Provisioning transport written in the QR payload.
     #[arg(long, value_name = "T", default_value = "ble", value_parser = ["ble", "softap", "on-network"])]
     pub transport: String,
+    /// Sign the certificates with this batch CA (`nodes ca create`): no AWS call a node; each
+    /// node is registered by AWS IoT when it first connects.
+    #[arg(long, value_name = "DIR")]
+    pub ca: Option<PathBuf>,
     #[command(flatten)]
     pub stack: StackNode,
 }
@@ -126,6 +152,19 @@ pub fn run(cmd: Command, output: OutputFormat) -> miette::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_OK))
         }
         Command::Rotate(args) => rotate(args, output),
+        Command::Ca(CaCommand::Create(args)) => {
+            let resolved = args.stack.profile.load()?;
+            let registered = block_on(async {
+                let clients = args.stack.aws.connect(&resolved.region).await?;
+                let stack = &resolved.profile.stack_name;
+                let mut progress = Progress::new();
+                Ok::<_, miette::Report>(
+                    nodes::ca::create(&clients, stack, &args.dir, &mut progress).await?,
+                )
+            })?;
+            emit(output, &registered);
+            Ok(ExitCode::from(EXIT_OK))
+        }
     }
 }
 
@@ -145,6 +184,7 @@ fn provision(args: ProvisionArgs, output: OutputFormat) -> miette::Result<ExitCo
         macs,
         out: args.out.clone().unwrap_or_else(|| default_dir("mfg")),
         concurrency: usize::from(args.concurrency),
+        ca: args.ca.clone(),
     };
     let run = block_on(async {
         let clients = args.stack.aws.connect(&req.region).await?;

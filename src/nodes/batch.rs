@@ -54,6 +54,17 @@ pub struct BatchMeta {
     /// A rotation (`nodes rotate`): the one existing node that gets a new key and certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotates: Option<String>,
+    /// Signed by a batch CA (`nodes ca`): no AWS call a node; AWS IoT registers each node
+    /// when it first connects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaRef>,
+}
+
+/// The batch CA a batch is signed by: its folder and its AWS IoT certificate id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaRef {
+    pub dir: String,
+    pub certificate_id: String,
 }
 
 impl BatchMeta {
@@ -82,6 +93,14 @@ impl BatchMeta {
         }
         if self.macs != other.macs {
             return Some("it was given other MACs".into());
+        }
+        if self.ca.as_ref().map(|c| &c.certificate_id)
+            != other.ca.as_ref().map(|c| &c.certificate_id)
+        {
+            return Some(match &self.ca {
+                Some(ca) => format!("it is signed by the batch CA {}", ca.dir),
+                None => "its certificates come from AWS IoT, not a batch CA".into(),
+            });
         }
         None
     }
@@ -374,6 +393,7 @@ mod tests {
             mqtt_host: "h".into(),
             mqtt_cred_host: "c".into(),
             rotates: None,
+            ca: None,
         }
     }
 

@@ -84,6 +84,15 @@ pub enum NodesError {
     )]
     Taken { node: String, mac: String },
 
+    #[error("batch CA {}: {reason}", dir.display())]
+    #[diagnostic(code(rmdeploy::nodes::ca))]
+    Ca {
+        dir: PathBuf,
+        reason: String,
+        #[help]
+        help: Option<String>,
+    },
+
     #[error("node {node}: {reason}")]
     #[diagnostic(code(rmdeploy::nodes::key))]
     Key {
@@ -104,5 +113,11 @@ impl NodesError {
             path: path.into(),
             source,
         }
+    }
+}
+
+impl From<crate::aws::rest::Failure> for NodesError {
+    fn from(f: crate::aws::rest::Failure) -> NodesError {
+        NodesError::Aws(f.into())
     }
 }

@@ -57,6 +57,11 @@ impl NodeKey {
             .map_err(|e| key_error(node, format!("the CSR could not be signed: {e}")))
     }
 
+    /// The key pair, to sign a certificate for (`ca`).
+    pub(crate) fn key_pair(&self) -> &KeyPair {
+        &self.0
+    }
+
     /// The DER SubjectPublicKeyInfo of the key.
     pub fn public_key_info(&self) -> Vec<u8> {
         self.0.subject_public_key_info()

@@ -7,6 +7,9 @@
 //!   is the node's key, every image decodable and byte-equal to the PyPI generator's image of
 //!   the batch's own CSV; killed (SIGKILL) at a random point and re-run: 200, no duplicates, no
 //!   certificate left unattached and active;
+//! * a batch CA: registered for just-in-time provisioning with the stack's template and role; a
+//!   batch it signs makes no thing or certificate in the account, and every node's certificate
+//!   is the CA's, with the fields the template reads;
 //! * rotate (new certificate attached, old one revoked and detached, new image) and revoke
 //!   (certificate revoked and detached, user mappings removed), list and show.
 
@@ -528,4 +531,150 @@ fn rotate_and_revoke_a_node_list_and_show() {
         stderr.contains("line 2") && stderr.contains("multicast"),
         "{stderr}"
     );
+}
+
+/// The stack's registration role and its output, made in moto as the deployed stack has them
+/// (the whole stack is `apply_moto`'s): `nodes ca create` reads them.
+fn registration_role_stack(s: &Setup) -> String {
+    let template = r#"{"Resources":{"NodeRegistrationRole":{"Type":"AWS::IAM::Role","Properties":{"AssumeRolePolicyDocument":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"iot.amazonaws.com"},"Action":"sts:AssumeRole"}]}}}},"Outputs":{"NodeRegistrationRoleName":{"Value":{"Ref":"NodeRegistrationRole"}}}}"#;
+    let cfn = aws_sdk_cloudformation::Client::new(&s.clients.config);
+    s.rt.block_on(async {
+        cfn.create_stack()
+            .stack_name(STACK)
+            .template_body(template)
+            .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+            .send()
+            .await
+            .unwrap();
+        let out = cfn
+            .describe_stacks()
+            .stack_name(STACK)
+            .send()
+            .await
+            .unwrap();
+        let name = out.stacks()[0].outputs()[0]
+            .output_value()
+            .unwrap()
+            .to_string();
+        format!("arn:aws:iam::123456789012:role/{name}")
+    })
+}
+
+/// A batch CA: registered active with auto-registration, the stack's provisioning template and
+/// registration role; a batch of 50 signed by it makes no thing and no certificate in the
+/// account (AWS IoT registers each node on its first connection), and each node's image holds
+/// its certificate, issued by the CA with the fields the template reads, then the CA's.
+#[test]
+fn a_batch_ca_signs_a_batch_without_a_call_a_node() {
+    let s = setup();
+    let role = registration_role_stack(&s);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    let ca_args = ["nodes", "ca", "create", "--dir", ca_dir.to_str().unwrap()];
+    let (code, made, stderr) = s.run(&ca_args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(made["created"], true);
+    assert_eq!(made["role_arn"], role.as_str());
+    let ca_id = made["certificate_id"].as_str().unwrap().to_string();
+    let described = s.rt.block_on(async {
+        s.iot
+            .describe_ca_certificate()
+            .certificate_id(&ca_id)
+            .send()
+            .await
+            .unwrap()
+    });
+    let desc = described.certificate_description().unwrap();
+    assert_eq!(desc.status().unwrap().as_str(), "ACTIVE");
+    let ca_pem = std::fs::read_to_string(ca_dir.join("ca.pem")).unwrap();
+    assert_eq!(desc.certificate_pem().unwrap(), ca_pem);
+    let config = described.registration_config().unwrap();
+    assert_eq!(config.role_arn(), Some(role.as_str()));
+    let template: Value = serde_json::from_str(config.template_body().unwrap()).unwrap();
+    let thing = &template["Resources"]["thing"]["Properties"];
+    assert_eq!(thing["ThingTypeName"], format!("{STACK}-esp-node"));
+    assert_eq!(
+        thing["ThingName"]["Ref"],
+        "AWS::IoT::Certificate::CommonName"
+    );
+    assert_eq!(
+        template["Resources"]["policy"]["Properties"]["PolicyName"],
+        format!("{STACK}-node")
+    );
+    // the key is secret and never printed
+    let key = std::fs::read_to_string(ca_dir.join("ca.key")).unwrap();
+    assert!(!stderr.contains(key.lines().nth(1).unwrap()));
+    // registering again reuses the folder's CA
+    let (code, again, stderr) = s.run(&ca_args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(again["created"], false);
+    assert_eq!(again["certificate_id"], ca_id.as_str());
+
+    let out = dir.path().join("batch");
+    let args = [
+        "nodes",
+        "provision",
+        "--count",
+        "50",
+        "--platform",
+        "esp32c6",
+        "--project",
+        "light",
+        "--ca",
+        ca_dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (code, run, stderr) = s.run(&args);
+    assert_eq!(code, 0, "{stderr}\n{run}");
+    assert_eq!(run["written"].as_array().unwrap().len(), 50);
+    assert!(
+        s.things().is_empty(),
+        "no thing before the first connection"
+    );
+    assert!(
+        s.certificates().is_empty(),
+        "no certificate from the account"
+    );
+    let ca_der = rmdeploy::nodes::identity::pem_der(&ca_pem).unwrap();
+    let (_, ca_cert) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
+    let batch_id = run["batch_id"].as_str().unwrap();
+    let nodes = batch_nodes(&out);
+    assert_eq!(nodes.len(), 50);
+    for (id, folder) in &nodes {
+        let chain = std::fs::read_to_string(folder.join("node.crt")).unwrap();
+        assert!(
+            chain.ends_with(&ca_pem),
+            "{id}: the CA follows the node's certificate"
+        );
+        let key = NodeKey::from_pem(
+            id,
+            &std::fs::read_to_string(folder.join("node.key")).unwrap(),
+        )
+        .unwrap();
+        assert!(key.certified_by(&chain), "{id}");
+        let der = rmdeploy::nodes::identity::pem_der(&chain).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        cert.verify_signature(Some(ca_cert.public_key()))
+            .unwrap_or_else(|e| panic!("{id}: not signed by the CA: {e}"));
+        let subject = cert.subject();
+        let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue>| {
+            it.next().unwrap().as_str().unwrap().to_string()
+        };
+        assert_eq!(first(&mut subject.iter_common_name()), *id);
+        assert_eq!(first(&mut subject.iter_organization()), "light");
+        assert_eq!(first(&mut subject.iter_organizational_unit()), "esp32c6");
+        let dnq = subject
+            .iter_attributes()
+            .find(|a| a.attr_type().to_id_string() == "2.5.4.46")
+            .unwrap();
+        assert_eq!(dnq.as_str().unwrap(), batch_id, "{id}");
+    }
+    check_images(&out);
+    // the batch cannot be finished with another CA, nor without one
+    let mut plain = args.to_vec();
+    plain.drain(8..10);
+    let (code, _, stderr) = s.run(&plain);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("signed by the batch CA"), "{stderr}");
 }

@@ -1,6 +1,7 @@
-//! `nodes`: factory batches (`provision`, in `provision.rs`), and the nodes a stack has: list,
+//! `nodes`: factory batches (`provision`, in `provision.rs`), batch CAs (`ca.rs`), and the nodes a stack has: list,
 //! show, revoke, rotate.
 
+pub mod ca;
 pub mod provision;
 
 use std::fmt;
@@ -11,7 +12,8 @@ use serde::Serialize;
 use super::Observer;
 use crate::aws::Clients;
 use crate::deploy::interrupt::Interrupt;
-use crate::nodes::batch::BatchMeta;
+use crate::nodes::batch::{BatchMeta, CaRef};
+use crate::nodes::ca::BatchCa;
 use crate::nodes::identity::{self, random_bytes};
 use crate::nodes::registry::{self, Certificate, Names, NodeStatus, Thing};
 use crate::nodes::NodesError;
@@ -31,6 +33,8 @@ pub struct BatchRequest {
     pub macs: Vec<String>,
     pub out: PathBuf,
     pub concurrency: usize,
+    /// Sign the nodes with this batch CA (`nodes ca create`) instead of asking AWS IoT.
+    pub ca: Option<PathBuf>,
 }
 
 fn now() -> u64 {
@@ -69,7 +73,40 @@ async fn meta(
         mqtt_host,
         mqtt_cred_host,
         rotates,
+        ca: ca_ref(req)?,
     })
+}
+
+/// The batch CA of `req`, which must be registered for its stack and region.
+fn ca_ref(req: &BatchRequest) -> Result<Option<CaRef>, NodesError> {
+    let Some(dir) = &req.ca else {
+        return Ok(None);
+    };
+    let ca = BatchCa::open(dir)?;
+    let registered = ca
+        .registration
+        .as_ref()
+        .filter(|r| r.stack == req.stack && r.region == req.region);
+    match registered {
+        Some(r) => Ok(Some(CaRef {
+            dir: std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
+            certificate_id: r.certificate_id.clone(),
+        })),
+        None => Err(NodesError::Ca {
+            dir: dir.clone(),
+            reason: format!(
+                "it is not registered with AWS IoT for stack {} in {}",
+                req.stack, req.region
+            ),
+            help: Some(format!(
+                "register it first: `rmdeploy nodes ca create --dir {}` with the same --profile and --region",
+                dir.display()
+            )),
+        }),
+    }
 }
 
 /// Provision (or finish) the factory batch of `req`.
@@ -124,6 +161,7 @@ pub async fn rotate(
         macs: thing.attributes.get("mac").cloned().into_iter().collect(),
         out: out.to_path_buf(),
         concurrency: 1,
+        ca: None,
     };
     let meta = meta(clients, &req, Some(node.to_string())).await?;
     let (batch, resumed) = provision::open_or_create(out, meta)?;

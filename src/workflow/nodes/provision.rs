@@ -9,8 +9,12 @@
 //! lists the certificates created since the batch started that its journal does not know,
 //! adopts the one whose public key is a `sent` node's key and revokes any other of the
 //! batch's keys (so no certificate is left behind), before and after it drives the nodes.
+//!
+//! A batch signed by a batch CA (`--ca`) makes no AWS call a node: the certificate is signed on
+//! the host (`cert`), and AWS IoT registers the node on its first connection (`registered` is
+//! recorded without a call). The things that exist are listed once, so new node ids are unique.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -22,9 +26,10 @@ use super::super::Observer;
 use crate::aws::Clients;
 use crate::deploy::interrupt::Interrupt;
 use crate::nodes::batch::{write_file, Batch, BatchMeta, Phase, Record, Slot};
+use crate::nodes::ca::BatchCa;
 use crate::nodes::files::{self, Written};
 use crate::nodes::identity::{random_bytes, random_node_id, NodeKey};
-use crate::nodes::registry::{self, Names};
+use crate::nodes::registry::{self, Names, Thing};
 use crate::nodes::NodesError;
 
 /// Certificates created this long before the batch's start still count as possibly its own
@@ -71,6 +76,8 @@ struct Ctx {
     clients: Clients,
     names: Names,
     batch: Batch,
+    /// The batch CA of a `--ca` batch, and the things that existed (name -> `batch` attribute).
+    ca: Option<(BatchCa, HashMap<String, Option<String>>)>,
     interrupt: Interrupt,
     /// Node ids chosen in this batch (no two nodes get one).
     taken: Mutex<HashSet<String>>,
@@ -124,12 +131,25 @@ pub async fn run(
         ));
     }
     let (mut adopted, mut revoked) = (Vec::new(), Vec::new());
-    if resumed {
+    let ca = match &batch.meta.ca {
+        Some(r) => {
+            let ca = BatchCa::open(std::path::Path::new(&r.dir))?;
+            let things = registry::things(clients, &names).await?;
+            let existing = things
+                .into_iter()
+                .map(|t| (t.name, t.attributes.get("batch").cloned()))
+                .collect();
+            Some((ca, existing))
+        }
+        None => None,
+    };
+    if resumed && ca.is_none() {
         reconcile(clients, &batch, &mut slots, &mut adopted, &mut revoked).await?;
     }
     let count = batch.meta.count;
     let ctx = Arc::new(Ctx {
         clients: clients.clone(),
+        ca,
         names,
         taken: Mutex::new(slots.values().map(|s| s.node_id.clone()).collect()),
         batch,
@@ -194,16 +214,18 @@ pub async fn run(
     }
     observer.end();
     let ctx = Arc::into_inner(ctx).expect("every task is done");
-    // Certificates issued twice for one key (an SDK retry of a call AWS had carried out), or
-    // issued for a node that failed before recording it.
-    reconcile(
-        &ctx.clients,
-        &ctx.batch,
-        &mut slots,
-        &mut adopted,
-        &mut revoked,
-    )
-    .await?;
+    // Certificates issued twice for one key (a retry of a call AWS had carried out), or issued
+    // for a node that failed before recording it. (A batch CA's are signed here: none.)
+    if ctx.ca.is_none() {
+        reconcile(
+            &ctx.clients,
+            &ctx.batch,
+            &mut slots,
+            &mut adopted,
+            &mut revoked,
+        )
+        .await?;
+    }
     let batch = ctx.batch;
     if let (Some(node), false) = (&batch.meta.rotates, interrupt.requested()) {
         if let Some(slot) = slots.values().find(|s| s.phase == Phase::Written) {
@@ -269,6 +291,20 @@ async fn steps(ctx: &Ctx, index: usize, slot: Option<Slot>) -> Result<Option<Slo
             return Ok(None);
         }
         let key = NodeKey::from_pem(&slot.node_id, &files::read(&batch.key_path(&slot))?)?;
+        if let Some((ca, _)) = &ctx.ca {
+            let meta = &batch.meta;
+            let (chain, id) = ca.sign(
+                &key,
+                &slot.node_id,
+                &meta.project,
+                &meta.platform,
+                &meta.batch_id,
+            )?;
+            adopt(batch, &mut slot, &id, "", &chain)?;
+        }
+    }
+    if slot.phase < Phase::Cert {
+        let key = NodeKey::from_pem(&slot.node_id, &files::read(&batch.key_path(&slot))?)?;
         let csr = key.csr(&slot.node_id)?;
         batch.record(&Record::Sent { index })?;
         let issued = registry::issue(&ctx.clients, &csr).await?;
@@ -280,6 +316,8 @@ async fn steps(ctx: &Ctx, index: usize, slot: Option<Slot>) -> Result<Option<Slo
         }
         let (_, arn) = slot.cert.clone().expect("a certificate at this step");
         match &batch.meta.rotates {
+            // registered by AWS IoT when the node first connects
+            None if ctx.ca.is_some() => {}
             Some(_) => registry::attach(&ctx.clients, &ctx.names, &slot.node_id, &arn).await?,
             None => {
                 let attributes = attributes(&batch.meta, &slot);
@@ -324,7 +362,19 @@ async fn plan(ctx: &Ctx, index: usize) -> Result<Slot, NodesError> {
         if !ctx.taken.lock().expect("never poisoned").insert(id.clone()) && mac.is_none() {
             continue;
         }
-        match registry::thing(&ctx.clients, &id).await? {
+        let existing = match &ctx.ca {
+            // a batch CA's batch: the things listed at the start
+            Some((_, things)) => things.get(&id).map(|batch| Thing {
+                name: id.clone(),
+                thing_type: None,
+                attributes: batch
+                    .iter()
+                    .map(|b| ("batch".to_string(), b.clone()))
+                    .collect(),
+            }),
+            None => registry::thing(&ctx.clients, &id).await?,
+        };
+        match existing {
             None => break id,
             Some(t) if t.attributes.get("batch") == Some(&meta.batch_id) => break id,
             Some(_) if mac.is_some() => {
