@@ -92,6 +92,8 @@ def env(api, moto):
         "TABLE_MAPPING_REQUESTS": "mapping_requests", "IOT_DATA_ENDPOINT": moto, "FIRMWARE_BUCKET": "bench-fw",
         "USER_POOL_CLIENT_ID": "bench", "OAUTH2_ISSUER": "https://issuer.invalid/", "OAUTH2_AUDIENCE": "bench",
         "OAUTH2_JWKS_URI": "http://127.0.0.1:9/jwks.json", "RUST_LOG": "warn",
+        "TABLE_CLAIMS": "claims", "THING_TYPE": "bench-esp-node", "NODE_POLICY": "bench-node",
+        "CLAIMS_PER_USER_PER_HOUR": "20",
     }
 
 
