@@ -44,39 +44,37 @@ impl Answers {
     }
 
     /// Answer `method path*` with `status` and `body`.
-    pub fn on(
-        mut self,
-        method: &'static str,
-        path: &'static str,
-        status: u16,
-        body: &str,
-    ) -> Answers {
-        self.rules.push(Answer {
-            method,
-            path,
-            status,
-            body: body.to_string(),
-            times: None,
-        });
-        self
+    pub fn on(self, method: &'static str, path: &'static str, status: u16, body: &str) -> Answers {
+        self.rule(None, method, path, status, body)
     }
 
     /// Answer the next `times` requests to `method path*` with `status` and `body`; later
     /// ones go to the next rule.
     pub fn first(
-        mut self,
+        self,
         times: usize,
         method: &'static str,
         path: &'static str,
         status: u16,
         body: &str,
     ) -> Answers {
+        self.rule(Some(times), method, path, status, body)
+    }
+
+    fn rule(
+        mut self,
+        times: Option<usize>,
+        method: &'static str,
+        path: &'static str,
+        status: u16,
+        body: &str,
+    ) -> Answers {
         self.rules.push(Answer {
             method,
             path,
             status,
             body: body.to_string(),
-            times: Some(times),
+            times,
         });
         self
     }
