@@ -131,10 +131,7 @@ impl BatchCa {
             )
         })?;
         let pem = read(CERT)?;
-        let spki = key.subject_public_key_info();
-        let matches = super::identity::pem_der(&pem)
-            .is_some_and(|der| der.windows(spki.len()).any(|w| w == spki.as_slice()));
-        if !matches {
+        if !super::identity::certifies(&pem, &key.subject_public_key_info()) {
             return Err(ca_error(
                 dir,
                 format!("{CERT} is not the certificate of {KEY}"),

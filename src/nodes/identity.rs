@@ -70,8 +70,7 @@ impl NodeKey {
     /// Whether the certificate `pem` certifies this key: its DER holds this key's
     /// SubjectPublicKeyInfo, byte for byte (a certificate carries exactly one).
     pub fn certified_by(&self, pem: &str) -> bool {
-        let spki = self.public_key_info();
-        pem_der(pem).is_some_and(|der| der.windows(spki.len()).any(|w| w == spki.as_slice()))
+        certifies(pem, &self.public_key_info())
     }
 }
 
@@ -214,6 +213,11 @@ pub fn batch_size(
         (None, Some(_)) if macs.is_empty() => Err(NodesError::NoNodes),
         (None, Some(_)) => Ok(macs.len()),
     }
+}
+
+/// Whether the certificate `pem` carries the DER SubjectPublicKeyInfo `spki`, byte for byte.
+pub fn certifies(pem: &str, spki: &[u8]) -> bool {
+    pem_der(pem).is_some_and(|der| der.windows(spki.len()).any(|w| w == spki))
 }
 
 /// The DER bytes of the first PEM block of `pem`.

@@ -291,24 +291,26 @@ async fn steps(ctx: &Ctx, index: usize, slot: Option<Slot>) -> Result<Option<Slo
             return Ok(None);
         }
         let key = NodeKey::from_pem(&slot.node_id, &files::read(&batch.key_path(&slot))?)?;
-        if let Some((ca, _)) = &ctx.ca {
-            let meta = &batch.meta;
-            let (chain, id) = ca.sign(
-                &key,
-                &slot.node_id,
-                &meta.project,
-                &meta.platform,
-                &meta.batch_id,
-            )?;
-            adopt(batch, &mut slot, &id, "", &chain)?;
+        match &ctx.ca {
+            // signed here: AWS IoT registers the node when it first connects
+            Some((ca, _)) => {
+                let meta = &batch.meta;
+                let (chain, id) = ca.sign(
+                    &key,
+                    &slot.node_id,
+                    &meta.project,
+                    &meta.platform,
+                    &meta.batch_id,
+                )?;
+                adopt(batch, &mut slot, &id, "", &chain)?;
+            }
+            None => {
+                let csr = key.csr(&slot.node_id)?;
+                batch.record(&Record::Sent { index })?;
+                let issued = registry::issue(&ctx.clients, &csr).await?;
+                adopt(batch, &mut slot, &issued.id, &issued.arn, &issued.pem)?;
+            }
         }
-    }
-    if slot.phase < Phase::Cert {
-        let key = NodeKey::from_pem(&slot.node_id, &files::read(&batch.key_path(&slot))?)?;
-        let csr = key.csr(&slot.node_id)?;
-        batch.record(&Record::Sent { index })?;
-        let issued = registry::issue(&ctx.clients, &csr).await?;
-        adopt(batch, &mut slot, &issued.id, &issued.arn, &issued.pem)?;
     }
     if slot.phase < Phase::Registered {
         if ctx.interrupt.requested() {
